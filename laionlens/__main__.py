@@ -1,0 +1,3 @@
+from laionlens.cli import cli
+
+cli()

@@ -1,0 +1,30 @@
+"""Datasette plugins of LAION Lens, one user-facing capability per module.
+
+They are not registered through a ``datasette`` entry point, so a plain
+``datasette`` command in the same environment stays a plain Datasette (the
+benchmarks compare against it). ``laionlens serve`` and the tests call
+:func:`register_plugins` instead.
+"""
+
+import importlib
+
+from datasette.plugins import pm
+
+PLUGIN_MODULES = (
+    "plugins.search",
+    "plugins.render",
+    "plugins.facets",
+    "plugins.removed",
+    "plugins.similar",
+    "plugins.generate",
+    "plugins.name_report",
+    "plugins.keywords",
+    "plugins.grid",
+)
+
+
+def register_plugins() -> None:
+    """Register every LAION Lens plugin module with Datasette's plugin manager, once."""
+    for name in PLUGIN_MODULES:
+        if pm.get_plugin(name) is None:
+            pm.register(importlib.import_module(name), name=name)
