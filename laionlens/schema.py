@@ -88,6 +88,13 @@ CREATE TABLE IF NOT EXISTS removals (
     reason TEXT NOT NULL,
     removed_at TEXT NOT NULL
 );
+-- Ids of removed rows, so their row pages can answer 410 Gone instead of 404.
+CREATE TABLE IF NOT EXISTS removed_rows (
+    image_id INTEGER PRIMARY KEY,
+    url_sha256 TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    removed_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS lens_state (
     key TEXT PRIMARY KEY,
     value TEXT
