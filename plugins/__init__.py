@@ -25,6 +25,12 @@ PLUGIN_MODULES = (
 
 def register_plugins() -> None:
     """Register every LAION Lens plugin module with Datasette's plugin manager, once."""
+    # Datasette 0.65 looks for templates/ and static/ beside a plugin with
+    # importlib.resources.files(module), which raises TypeError for a plain module on
+    # Python 3.11, so it would find neither for "plugins.grid". Registering the package
+    # itself (no hooks) makes it serve plugins/templates and /-/static-plugins/plugins/.
+    if pm.get_plugin("plugins") is None:
+        pm.register(importlib.import_module("plugins"), name="plugins")
     for name in PLUGIN_MODULES:
         if pm.get_plugin(name) is None:
             pm.register(importlib.import_module(name), name=name)
