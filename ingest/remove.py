@@ -1,0 +1,415 @@
+"""Remove rows everywhere at once: images, full-text index, domain counts, removal records.
+
+A removal runs in one SQLite transaction, so a failure at any step leaves the database
+as it was. The rows to remove are collected into a temporary table first (from a URL
+list, a list of LAION ``hash`` values, or the complement of a set of Re-LAION shards),
+and every later step joins against that table in SQL, so keeping millions of URLs
+never builds a Python set. Removed URLs are recorded in ``removals`` by their SHA-256,
+which the ingest consults so a later ingest never brings them back; removed ids go
+to ``removed_rows`` so their row pages can answer 410 Gone.
+"""
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from laionlens.hashing import url_sha256
+from laionlens.text import fts_text
+
+log = logging.getLogger("laionlens.remove")
+
+BATCH_ROWS = 10_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Tables that hold an ``image_id`` but must keep it after the row is gone.
+KEEP_TABLES = frozenset({"removed_rows"})
+
+
+class RemovalError(Exception):
+    """Base class of the errors raised before anything is removed."""
+
+
+class RemovalListError(RemovalError):
+    """A URL or hash list is missing, empty or has an invalid line."""
+
+
+class KeepShardError(RemovalError):
+    """A Re-LAION shard given to keep-only is missing, unreadable or has no URL column."""
+
+
+class NotLensDatabaseError(RemovalError):
+    """The database file is missing or has no ``images`` table."""
+
+
+@dataclass
+class RemovalReport:
+    """What a removal did; ``not_found`` is None for keep-only, which lists no targets."""
+
+    mode: str
+    listed: int
+    removed: int
+    not_found: int | None
+    recorded: int
+    by_domain: list[tuple[str, int]] = field(default_factory=list)
+    cleaned_tables: dict[str, int] = field(default_factory=dict)
+    removed_ids: list[int] = field(default_factory=list, repr=False)
+    dry_run: bool = False
+
+    def summary_lines(self) -> list[str]:
+        """Return the human-readable summary printed by ``laionlens remove``."""
+        verb = "would remove" if self.dry_run else "removed"
+        lines = [f"{verb} {self.removed:,} rows ({self.mode}, {self.listed:,} entries listed)"]
+        if self.not_found is not None:
+            lines.append(f"not in the database: {self.not_found:,} listed entries")
+        lines.append(f"recorded in removals: {self.recorded:,} new URL hashes")
+        for domain, count in self.by_domain:
+            lines.append(f"  {count:>10,}  {domain}")
+        for table, count in sorted(self.cleaned_tables.items()):
+            lines.append(f"also deleted from {table}: {count:,} rows")
+        return lines
+
+
+# --- reading the inputs -------------------------------------------------------------
+
+
+def read_url_list(path: str | Path) -> Iterator[str]:
+    """Yield the URLs of a one-per-line file; blank lines and ``#`` comments are skipped."""
+    for line_number, text in _read_lines(path):
+        if text.lstrip("+-").isdigit():
+            raise RemovalListError(
+                f"{path}, line {line_number}: {text!r} is not a URL. "
+                "It looks like a LAION hash value: pass the file with --hashes instead."
+            )
+        yield text
+
+
+def read_hash_list(path: str | Path) -> Iterator[int]:
+    """Yield the int64 LAION ``hash`` values of a one-per-line file."""
+    for line_number, text in _read_lines(path):
+        try:
+            value = int(text)
+        except ValueError:
+            raise RemovalListError(
+                f"{path}, line {line_number}: {text!r} is not an integer. "
+                "Expected one LAION hash value (int64, e.g. -3942810832793181892) per line."
+            ) from None
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise RemovalListError(
+                f"{path}, line {line_number}: {text!r} is outside the int64 range of LAION hash values."
+            )
+        yield value
+
+
+def _read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise RemovalListError(f"List file {str(path)!r} not found.")
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, 1):
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise RemovalListError(
+                    f"{path}, line {line_number}: not valid UTF-8 ({error.reason}). "
+                    "Save the list as UTF-8 text."
+                ) from None
+            if text and not text.startswith("#"):
+                yield line_number, text
+
+
+def shard_files(shards: Iterable[str | Path]) -> list[Path]:
+    """Return the parquet files named by ``shards`` (files, or folders searched recursively)."""
+    files: list[Path] = []
+    for shard in map(Path, shards):
+        if shard.is_dir():
+            found = sorted(shard.rglob("*.parquet"))
+            if not found:
+                raise KeepShardError(f"Folder {str(shard)!r} contains no .parquet files.")
+            files.extend(found)
+        elif shard.is_file():
+            files.append(shard)
+        else:
+            raise KeepShardError(f"Re-LAION shard {str(shard)!r} not found.")
+    if not files:
+        raise KeepShardError("No Re-LAION shards given: pass at least one parquet file or folder.")
+    return files
+
+
+def read_shard_urls(path: Path) -> Iterator[list[str]]:
+    """Yield batches of the non-null URLs of one Re-LAION parquet file (column ``url`` or ``URL``)."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise KeepShardError(f"Cannot read {str(path)!r} as parquet: {error}") from error
+    names = parquet.schema_arrow.names
+    column = next((name for name in names if name.lower() == "url"), None)
+    if column is None:
+        raise KeepShardError(
+            f"{str(path)!r} has no url or URL column (columns: {', '.join(names)}). "
+            "Pass Re-LAION metadata shards."
+        )
+    for batch in parquet.iter_batches(batch_size=65_536, columns=[column]):
+        yield [url for url in batch.column(0).to_pylist() if url is not None]
+
+
+# --- the transaction ----------------------------------------------------------------
+
+
+def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
+    """Remove the rows whose URL is listed in ``urls_file`` and record every listed URL."""
+    with _transaction(db_path, dry_run) as conn:
+        conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        listed = _load(conn, read_url_list(urls_file), progress, "URLs")
+        _require_entries(listed, urls_file)
+        _collect(conn, "url IN (SELECT key FROM temp.listed)")
+        matched = conn.execute(
+            "SELECT count(DISTINCT i.url) FROM images i JOIN temp.doomed d ON d.id = i.id"
+        ).fetchone()[0]
+        recorded = _record_listed_urls(conn, reason)
+        report = _apply(conn, "URL list", listed, listed - matched, reason, dry_run)
+        report.recorded += recorded
+    return _finish(report)
+
+
+def remove_by_hashes(db_path, hashes_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
+    """Remove the rows whose LAION ``hash`` is listed in ``hashes_file``.
+
+    NOTE: hash values that match no row are counted as not found but not recorded,
+    because ``removals`` is keyed by URL hash and the ingest checks only that.
+    """
+    with _transaction(db_path, dry_run) as conn:
+        conn.execute("CREATE TEMP TABLE listed (key INTEGER PRIMARY KEY)")
+        listed = _load(conn, read_hash_list(hashes_file), progress, "hashes")
+        _require_entries(listed, hashes_file)
+        _collect(conn, "hash IN (SELECT key FROM temp.listed)")
+        matched = conn.execute(
+            "SELECT count(DISTINCT i.hash) FROM images i JOIN temp.doomed d ON d.id = i.id"
+        ).fetchone()[0]
+        report = _apply(conn, "hash list", listed, listed - matched, reason, dry_run)
+    return _finish(report)
+
+
+def keep_only(db_path, shards, reason, *, dry_run=False, progress=False) -> RemovalReport:
+    """Remove every row whose URL does not appear in the Re-LAION ``shards``."""
+    files = shard_files(shards)
+    with _transaction(db_path, dry_run) as conn:
+        conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        kept = 0
+        for path in files:
+            log.info("reading URLs to keep from %s", path)
+            urls = (url for batch in read_shard_urls(path) for url in batch)
+            kept += _load(conn, urls, progress, f"URLs of {path.name}")
+        if kept == 0:
+            raise KeepShardError(
+                "The Re-LAION shards contain no URLs; keeping only them would remove every row."
+            )
+        _collect(conn, "url NOT IN (SELECT key FROM temp.listed)")
+        report = _apply(conn, "keep-only", kept, None, reason, dry_run)
+    return _finish(report)
+
+
+class _transaction:
+    """Open ``db_path`` and run the body in one immediate transaction, rolled back on error."""
+
+    def __init__(self, db_path, dry_run: bool):
+        self.db_path = Path(db_path)
+        self.dry_run = dry_run
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn = open_lens_database(self.db_path)
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None and not self.dry_run:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+                if exc_type is not None:
+                    log.error("removal from %s failed, nothing changed: %s", self.db_path, exc)
+        finally:
+            self.conn.close()
+        return False
+
+
+def open_lens_database(db_path: Path) -> sqlite3.Connection:
+    """Open a LAION Lens database with the SQL functions removals need, in autocommit mode."""
+    if not db_path.is_file():
+        raise NotLensDatabaseError(f"Database {str(db_path)!r} not found.")
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    conn.create_function("fts_text", 1, fts_text, deterministic=True)
+    conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    missing = {"images", "images_fts", "domains", "removals", "removed_rows"} - tables
+    if "images" in missing:
+        conn.close()
+        raise NotLensDatabaseError(
+            f"{str(db_path)!r} has no images table. Build it with: laionlens ingest SOURCE --db {db_path}"
+        )
+    if missing:
+        from laionlens.schema import create_tables
+
+        # Databases built before removed_rows existed get the missing tables.
+        create_tables(conn)
+    return conn
+
+
+def _load(conn, values: Iterable, progress: bool, unit: str) -> int:
+    """Insert ``values`` into temp.listed in batches; return how many distinct values it holds."""
+    batch: list[tuple] = []
+    with tqdm(desc="reading", unit=f" {unit}", disable=not progress, unit_scale=True) as bar:
+        for value in values:
+            batch.append((value,))
+            if len(batch) >= BATCH_ROWS:
+                conn.executemany("INSERT OR IGNORE INTO temp.listed(key) VALUES (?)", batch)
+                bar.update(len(batch))
+                batch.clear()
+        conn.executemany("INSERT OR IGNORE INTO temp.listed(key) VALUES (?)", batch)
+        bar.update(len(batch))
+    return conn.execute("SELECT count(*) FROM temp.listed").fetchone()[0]
+
+
+def _require_entries(count: int, path) -> None:
+    if count == 0:
+        raise RemovalListError(f"List file {str(path)!r} contains no entries; nothing to remove.")
+
+
+def _collect(conn, where: str) -> None:
+    """Fill temp.doomed with the id, URL hash and domain of each row matching ``where``."""
+    conn.execute(
+        "CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY, url_sha256 TEXT NOT NULL, domain_id INTEGER)"
+    )
+    conn.execute(
+        f"INSERT INTO temp.doomed SELECT id, url_sha256(url), domain_id FROM images WHERE {where}"
+    )
+
+
+def _record_listed_urls(conn, reason: str) -> int:
+    """Record every listed URL, present or not, so a later ingest skips it too."""
+    before = conn.total_changes
+    conn.execute(
+        "INSERT OR IGNORE INTO removals(url_sha256, reason, removed_at) "
+        "SELECT url_sha256(key), ?, ? FROM temp.listed",
+        (reason, _now()),
+    )
+    return conn.total_changes - before
+
+
+def _apply(conn, mode, listed, not_found, reason, dry_run) -> RemovalReport:
+    """Delete the rows in temp.doomed from every table and record them; return the report."""
+    now = _now()
+    report = RemovalReport(mode=mode, listed=listed, removed=0, not_found=not_found, recorded=0,
+                           dry_run=dry_run)
+    report.removed = conn.execute("SELECT count(*) FROM temp.doomed").fetchone()[0]
+    report.by_domain = _top_domains(conn)
+    report.recorded = _record_removed_rows(conn, reason, now)
+    _delete_from_fts(conn)
+    _update_domain_counts(conn)
+    report.cleaned_tables = _delete_from_id_tables(conn)
+    conn.execute("DELETE FROM images WHERE id IN (SELECT id FROM temp.doomed)")
+    report.removed_ids = [row[0] for row in conn.execute("SELECT id FROM temp.doomed")]
+    return report
+
+
+def _top_domains(conn, limit: int = 5) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        "SELECT coalesce(domains.domain, '(no domain)'), count(*) AS n FROM temp.doomed d "
+        "LEFT JOIN domains ON domains.id = d.domain_id "
+        "GROUP BY d.domain_id ORDER BY n DESC, 1 LIMIT ?",
+        (limit,),
+    )
+    return [(domain, count) for domain, count in rows]
+
+
+def _record_removed_rows(conn, reason: str, now: str) -> int:
+    """Record the removed rows by URL hash and by id; return the new ``removals`` rows."""
+    before = conn.total_changes
+    conn.execute(
+        "INSERT OR IGNORE INTO removals(url_sha256, reason, removed_at) "
+        "SELECT url_sha256, ?, ? FROM temp.doomed",
+        (reason, now),
+    )
+    recorded = conn.total_changes - before
+    conn.execute(
+        "INSERT OR REPLACE INTO removed_rows(image_id, url_sha256, reason, removed_at) "
+        "SELECT id, url_sha256, ?, ? FROM temp.doomed",
+        (reason, now),
+    )
+    return recorded
+
+
+def _delete_from_fts(conn) -> None:
+    # The contentless index can only forget a row given the exact text that was
+    # indexed. Only ids present in the index are deleted: a 'delete' for a rowid that
+    # was never indexed would corrupt the index's document totals.
+    conn.execute(
+        "INSERT INTO images_fts(images_fts, rowid, caption) "
+        "SELECT 'delete', i.id, fts_text(i.caption) FROM images i "
+        "WHERE i.id IN (SELECT id FROM temp.doomed) "
+        "AND i.id IN (SELECT id FROM images_fts_docsize)"
+    )
+
+
+def _update_domain_counts(conn) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE doomed_domains AS "
+        "SELECT domain_id, count(*) AS n FROM temp.doomed WHERE domain_id IS NOT NULL GROUP BY domain_id"
+    )
+    conn.execute(
+        "UPDATE domains SET image_count = image_count - "
+        "(SELECT n FROM temp.doomed_domains dd WHERE dd.domain_id = domains.id) "
+        "WHERE id IN (SELECT domain_id FROM temp.doomed_domains)"
+    )
+
+
+def image_id_tables(conn) -> list[tuple[str, str]]:
+    """Return (table, column) for each table other than ``images`` that refers to image ids.
+
+    A table qualifies when it has a column named ``image_id`` or a foreign key to
+    ``images``; tables added later (embedding status, vectors) are found this way.
+    """
+    found = []
+    tables = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE 'images_fts%' AND name != 'images'"
+    ).fetchall()
+    for (table,) in tables:
+        if table in KEEP_TABLES:
+            continue
+        columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        foreign = {row[3] for row in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,))
+                   if row[2] == "images"}
+        for column in sorted(foreign | ({"image_id"} & columns)):
+            found.append((table, column))
+    return found
+
+
+def _delete_from_id_tables(conn) -> dict[str, int]:
+    cleaned = {}
+    for table, column in image_id_tables(conn):
+        cursor = conn.execute(
+            f"DELETE FROM {_quote(table)} WHERE {_quote(column)} IN (SELECT id FROM temp.doomed)"
+        )
+        if cursor.rowcount:
+            cleaned[table] = cleaned.get(table, 0) + cursor.rowcount
+    return cleaned
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _finish(report: RemovalReport) -> RemovalReport:
+    for line in report.summary_lines():
+        log.info("%s", line)
+    return report

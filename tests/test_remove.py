@@ -1,0 +1,228 @@
+"""``laionlens remove``: URL lists, hash lists and keep-only, against real SQLite files."""
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from laionlens.cli import cli
+from laionlens.hashing import url_sha256
+from tests.removal_fixtures import ROWS, build_database, fts_ids, table_dump, write_shard
+
+CAT, DOG, PAINTING, MUG, SAKURA, TREE = (row[0] for row in ROWS)
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write_lines(path, lines):
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def urls_in(db_path):
+    conn = sqlite3.connect(db_path)
+    urls = {row[0] for row in conn.execute("SELECT url FROM images")}
+    conn.close()
+    return urls
+
+
+def domain_counts(db_path):
+    conn = sqlite3.connect(db_path)
+    counts = dict(conn.execute("SELECT domain, image_count FROM domains"))
+    conn.close()
+    return counts
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return build_database(tmp_path)
+
+
+def test_remove_urls_deletes_rows_everywhere(db_path, tmp_path):
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, SAKURA])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    assert result.exit_code == 0, result.output
+    assert "removed 2 rows" in result.output
+    assert urls_in(db_path) == {DOG, PAINTING, MUG, TREE}
+    assert fts_ids(db_path, "cat") == []
+    assert fts_ids(db_path, "桜") == []
+    assert fts_ids(db_path, "sakura") == []
+    assert len(fts_ids(db_path, "retriever")) == 1
+    assert domain_counts(db_path)["example.org"] == 1
+    assert domain_counts(db_path)["img.example.jp"] == 0
+
+
+def test_remove_urls_records_hashes_and_ids(db_path, tmp_path):
+    conn = sqlite3.connect(db_path)
+    cat_id = conn.execute("SELECT id FROM images WHERE url = ?", (CAT,)).fetchone()[0]
+    conn.close()
+    unknown = "https://elsewhere.example/not-ingested.jpg"
+    listed = write_lines(tmp_path / "optout.txt", [CAT, unknown, CAT])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "artist opt-out")
+    assert result.exit_code == 0, result.output
+    assert "not in the database: 1 listed entries" in result.output
+    conn = sqlite3.connect(db_path)
+    removals = dict(conn.execute("SELECT url_sha256, reason FROM removals"))
+    removed_rows = conn.execute("SELECT image_id, url_sha256, reason FROM removed_rows").fetchall()
+    conn.close()
+    assert removals == {url_sha256(CAT): "artist opt-out", url_sha256(unknown): "artist opt-out"}
+    assert removed_rows == [(cat_id, url_sha256(CAT), "artist opt-out")]
+
+
+def test_remove_hashes_deletes_matching_rows(db_path, tmp_path):
+    listed = write_lines(tmp_path / "hashes.txt", ["# LAION hash values", str(ROWS[0][2]), "", "42", "77"])
+    result = run_cli("remove", "--db", str(db_path), "--hashes", str(listed), "--reason", "takedown")
+    assert result.exit_code == 0, result.output
+    assert "removed 2 rows" in result.output
+    assert "not in the database: 1 listed entries" in result.output
+    assert urls_in(db_path) == {DOG, MUG, SAKURA, TREE}
+    assert fts_ids(db_path, "rutkowski") == []
+    assert domain_counts(db_path)["artstation.com"] == 0
+
+
+@pytest.mark.parametrize("url_column", ["url", "URL"])  # Re-LAION writes lower case
+def test_remove_keep_only_removes_rows_missing_from_shards(db_path, tmp_path, url_column):
+    kept_rows = [row for row in ROWS if row[0] not in (CAT, MUG)]
+    folder = tmp_path / "relaion"
+    folder.mkdir()
+    write_shard(folder / "part-0.parquet", kept_rows[:2], url_column=url_column)
+    write_shard(folder / "part-1.parquet", kept_rows[2:], url_column=url_column)
+    result = run_cli("remove", "--db", str(db_path), "--keep-only", str(folder), "--reason", "Re-LAION")
+    assert result.exit_code == 0, result.output
+    assert "removed 2 rows" in result.output
+    assert urls_in(db_path) == {DOG, PAINTING, SAKURA, TREE}
+    assert domain_counts(db_path)["cdn.shop.example.com"] == 0
+
+
+def test_remove_then_reingest_keeps_rows_out(db_path, tmp_path):
+    from ingest.pipeline import ingest_paths
+
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, TREE])
+    run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    again = write_shard(tmp_path / "copy-of-shard.parquet")
+    ingest_paths([again], db_path)
+    assert CAT not in urls_in(db_path)
+    assert TREE not in urls_in(db_path)
+    assert fts_ids(db_path, "oak") == []
+    assert run_cli("check", "--db", str(db_path)).exit_code == 0
+
+
+def test_remove_then_check_passes(db_path, tmp_path):
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, MUG, SAKURA])
+    run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    result = run_cli("check", "--db", str(db_path))
+    assert result.exit_code == 0, result.output
+
+
+def test_remove_deletes_from_tables_keyed_by_image_id(db_path, tmp_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE embedding_status (image_id INTEGER PRIMARY KEY, status TEXT)")
+    conn.execute("INSERT INTO embedding_status SELECT id, 'done' FROM images")
+    conn.commit()
+    conn.close()
+    listed = write_lines(tmp_path / "takedown.txt", [CAT])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    assert "also deleted from embedding_status: 1 rows" in result.output
+    conn = sqlite3.connect(db_path)
+    orphans = conn.execute(
+        "SELECT count(*) FROM embedding_status WHERE image_id NOT IN (SELECT id FROM images)").fetchone()[0]
+    remaining = conn.execute("SELECT count(*) FROM embedding_status").fetchone()[0]
+    conn.close()
+    assert orphans == 0
+    assert remaining == len(ROWS) - 1
+
+
+def test_remove_dry_run_changes_nothing(db_path, tmp_path):
+    before = table_dump(db_path)
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, DOG])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would remove 2 rows" in result.output
+    assert table_dump(db_path) == before
+
+
+@pytest.mark.parametrize("option, lines, expected", [
+    ("--hashes", ["42", "-7", "twelve"], "line 3: 'twelve' is not an integer"),
+    ("--hashes", [str(2**63)], "line 1: '9223372036854775808' is outside the int64 range"),
+    ("--urls", [CAT, "-3942810832793181892"], "line 2: '-3942810832793181892' is not a URL"),
+    ("--urls", ["# only a comment", ""], "contains no entries"),
+    ("--hashes", [], "contains no entries"),
+])
+def test_remove_invalid_list_changes_nothing(db_path, tmp_path, option, lines, expected):
+    before = table_dump(db_path)
+    listed = write_lines(tmp_path / "list.txt", lines)
+    result = run_cli("remove", "--db", str(db_path), option, str(listed), "--reason", "x")
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert str(listed) in result.output
+    assert table_dump(db_path) == before
+
+
+def test_remove_invalid_utf8_names_line(db_path, tmp_path):
+    listed = tmp_path / "latin1.txt"
+    listed.write_bytes(CAT.encode() + b"\nhttps://example.org/caf\xe9.jpg\n")
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x")
+    assert result.exit_code == 1
+    assert "line 2: not valid UTF-8" in result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--urls", "missing.txt", "--reason", "x"], "missing.txt' not found"),
+    (["--keep-only", "missing-folder", "--reason", "x"], "shard 'missing-folder' not found"),
+    (["--urls", "a.txt", "--hashes", "b.txt", "--reason", "x"], "exactly one of"),
+    (["--reason", "x"], "exactly one of"),
+    (["--urls", "a.txt"], "--reason is required"),
+    (["--urls", "a.txt", "--reason", "  "], "--reason is required"),
+])
+def test_remove_bad_arguments_rejected(db_path, tmp_path, monkeypatch, args, expected):
+    monkeypatch.chdir(tmp_path)
+    before = table_dump(db_path)
+    result = run_cli("remove", "--db", str(db_path), *args)
+    assert result.exit_code != 0
+    assert expected in result.output
+    assert table_dump(db_path) == before
+
+
+def test_remove_keep_only_without_url_column_rejected(db_path, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = tmp_path / "wrong.parquet"
+    pq.write_table(pa.table({"caption": ["x"]}), shard)
+    result = run_cli("remove", "--db", str(db_path), "--keep-only", str(shard), "--reason", "x")
+    assert result.exit_code == 1
+    assert "has no url or URL column (columns: caption)" in result.output
+
+
+def test_remove_keep_only_empty_shard_rejected(db_path, tmp_path):
+    before = table_dump(db_path)
+    shard = write_shard(tmp_path / "empty.parquet", [], url_column="url")
+    result = run_cli("remove", "--db", str(db_path), "--keep-only", str(shard), "--reason", "x")
+    assert result.exit_code == 1
+    assert "contain no URLs" in result.output
+    assert table_dump(db_path) == before
+
+
+def test_remove_missing_database_rejected(tmp_path):
+    listed = write_lines(tmp_path / "takedown.txt", [CAT])
+    result = run_cli("remove", "--db", str(tmp_path / "nope.db"), "--urls", str(listed), "--reason", "x")
+    assert result.exit_code == 1
+    assert "nope.db' not found" in result.output
+
+
+def test_remove_interrupted_leaves_database_unchanged(db_path, tmp_path):
+    # The trigger fails the last step (deleting from images), after the FTS index,
+    # the domain counts and the removal records have been written in the transaction.
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TRIGGER fail_delete BEFORE DELETE ON images "
+                 "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
+    conn.commit()
+    conn.close()
+    before = table_dump(db_path)
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, SAKURA])
+    with pytest.raises(sqlite3.IntegrityError, match="simulated failure"):
+        run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    assert table_dump(db_path) == before
+    assert fts_ids(db_path, "cat") != []
