@@ -1,0 +1,68 @@
+"""How often a prompt's words, and the prompt as a whole, occur in training captions.
+
+Counts come from the full-text index, so they follow its tokenizer: case and accents
+are folded and punctuation splits words. Each count is exact up to ``count_cap`` rows
+and reported as capped beyond, so that a word like "a" over millions of captions
+costs a bounded scan.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from datasette.database import QueryInterrupted
+
+from laionlens.text import fts_text, literal_query
+
+log = logging.getLogger("laionlens.prompt_counts")
+
+MAX_WORDS = 32
+COUNT_SQL = (
+    "SELECT count(*) FROM (SELECT rowid FROM images_fts WHERE images_fts MATCH :query LIMIT :limit)"
+)
+
+
+def prompt_words(prompt: str) -> list[str]:
+    """Return the distinct words of ``prompt`` in order, at most MAX_WORDS of them."""
+    seen = []
+    for word in (fts_text(prompt) or "").split():
+        if word.lower() not in (w.lower() for w in seen) and literal_query(word):
+            seen.append(word)
+    return seen[:MAX_WORDS]
+
+
+def phrase_query(prompt: str) -> str | None:
+    """Return an FTS5 query matching the words of ``prompt`` next to each other, in order."""
+    text = " ".join((fts_text(prompt) or "").split())
+    return '"' + text.replace('"', '""') + '"' if text else None
+
+
+def search_link(database: str, query: str, raw: bool = False) -> str:
+    params = {"_search": query}
+    if raw:
+        params["_searchmode"] = "raw"
+    return f"/{database}/images?{urlencode(params)}"
+
+
+async def count_matches(db, query: str, cap: int) -> dict:
+    """Count captions matching the FTS5 ``query``, stopping at ``cap`` + 1."""
+    try:
+        result = await db.execute(COUNT_SQL, {"query": query, "limit": cap + 1})
+    except QueryInterrupted:
+        log.info("caption count for %r hit the time limit", query)
+        return {"count": None, "capped": False, "timed_out": True}
+    count = result.first()[0]
+    return {"count": min(count, cap), "capped": count > cap, "timed_out": False}
+
+
+async def prompt_counts(db, database: str, prompt: str, cap: int) -> dict:
+    """Return caption counts and search links for each word and for the whole prompt."""
+    words = []
+    for word in prompt_words(prompt):
+        counted = await count_matches(db, literal_query(word), cap)
+        words.append({"word": word, **counted, "search_url": search_link(database, word)})
+    phrase = phrase_query(prompt)
+    whole = {"phrase": prompt, "count": None, "capped": False, "timed_out": False, "search_url": None}
+    if phrase:
+        whole.update(await count_matches(db, phrase, cap))
+        whole["search_url"] = search_link(database, phrase, raw=True)
+    return {"words": words, "phrase": whole, "cap": cap}
