@@ -1,0 +1,44 @@
+"""The SQLite connection of an ingest, with bulk-load settings chosen for crash safety.
+
+``synchronous=OFF`` skips fsync: a killed process loses nothing, because its writes are
+already with the operating system, though a power cut during an ingest can corrupt
+the file. The rollback journal (``TRUNCATE``) is kept so that a transaction cut short
+by ``kill -9`` is rolled back on the next open; rows are appended, so the journal only
+ever holds the few existing pages a batch changes.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from laionlens.schema import create_tables
+
+# Larger pages suit a table of long rows read mostly by scans and rowid lookups.
+# page_size takes effect only before the first table is created.
+PAGE_SIZE = 8192
+CACHE_KIB = 256 * 1024
+
+
+def open_database(db_path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``db_path``, ready for a bulk load."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    conn.execute("PRAGMA journal_mode = TRUNCATE")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    # executescript commits as it goes; every statement in it is idempotent.
+    create_tables(conn)
+    return conn
+
+
+class transaction:  # noqa: N801 - used as a statement, like ``with open(...)``
+    """``with transaction(conn):`` runs its block in BEGIN ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

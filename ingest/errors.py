@@ -1,0 +1,45 @@
+"""One exception per way an ingest can fail. The CLI turns each into a click error.
+
+Every check that raises one of these runs before the database is opened, so a bad
+source never leaves a half-written database behind.
+"""
+
+
+class IngestError(Exception):
+    """Base class of every ingest failure; its message says what was wrong and the fix."""
+
+
+class SourceNotFoundError(IngestError):
+    """A SOURCE argument names no file, folder or http(s) URL."""
+
+
+class NoParquetFilesError(IngestError):
+    """A folder given as SOURCE holds no ``*.parquet`` file."""
+
+
+class DownloadError(IngestError):
+    """An http(s) SOURCE could not be downloaded."""
+
+
+class EmptyFileError(IngestError):
+    """A source file has 0 bytes."""
+
+
+class NotParquetError(IngestError):
+    """A source file does not start with the parquet magic bytes."""
+
+
+class TruncatedParquetError(IngestError):
+    """A source file starts like parquet but its footer is missing or unreadable."""
+
+
+class MissingColumnError(IngestError):
+    """A parquet file lacks the URL or the caption column."""
+
+
+class ColumnTypeError(IngestError):
+    """A known column has a type that cannot be stored in its ``images`` column."""
+
+
+class CorruptParquetError(IngestError):
+    """A data page could not be decoded after the footer was read successfully."""

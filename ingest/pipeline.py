@@ -1,0 +1,111 @@
+"""The ingest from end to end: sources -> read -> normalise -> write -> index -> report.
+
+Follow one row: :mod:`ingest.sources` finds or downloads its file,
+:mod:`ingest.read` checks the file and streams the row in a record batch,
+:mod:`ingest.normalise` converts its values and computes its domain,
+:mod:`ingest.write` inserts it with its full-text entry in one transaction per batch,
+:mod:`ingest.index` builds the secondary indexes once all rows are in, and
+:mod:`ingest.report` records what happened.
+"""
+
+import datetime
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest import index
+from ingest.database import open_database, transaction
+from ingest.normalise import normalise
+from ingest.read import ParquetSource, iter_batches, open_source
+from ingest.report import IngestReport
+from ingest.sources import local_files
+from ingest.write import DomainIds, register_file, write_rows
+
+log = logging.getLogger("laionlens.ingest")
+
+# Rows per transaction. Larger batches amortise commits; smaller ones lose less
+# work to a kill. The environment variable lets tests force many small batches.
+DEFAULT_BATCH_ROWS = int(os.environ.get("LAIONLENS_INGEST_BATCH_ROWS", "100000"))
+
+
+def ingest_paths(
+    sources: Sequence[str | Path],
+    db_path: str | Path,
+    *,
+    progress: bool = False,
+    batch_rows: int | None = None,
+) -> IngestReport:
+    """Ingest parquet files, folders of them or http(s) URLs into the database at ``db_path``.
+
+    Every file is checked before the database is opened, so bad input leaves it as it
+    was. Files already ingested (same fingerprint) are skipped; a file cut short by a
+    crash is resumed where its last committed batch ended.
+    """
+    report = IngestReport([str(s) for s in sources], now())
+    started = time.monotonic()
+    with local_files(sources, progress) as files:
+        parquet_sources = [open_source(path, origin) for path, origin in files]
+        conn = open_database(db_path)
+        try:
+            ingest_all(conn, parquet_sources, report, batch_rows or DEFAULT_BATCH_ROWS, progress)
+            finish(conn, report, started)
+        finally:
+            conn.close()
+    log.info("ingest into %s finished: %d rows written", db_path, report.rows_written)
+    return report
+
+
+def ingest_all(conn, sources: list[ParquetSource], report: IngestReport, batch_rows: int, progress: bool):
+    removed = {row[0] for row in conn.execute("SELECT url_sha256 FROM removals")}
+    domain_ids = DomainIds(conn)
+    plans = [(source, *register_file(conn, source)) for source in sources]
+    total = sum(source.num_rows - done for source, _, done, status in plans if status != "done")
+    with tqdm(total=total, unit=" rows", unit_scale=True, desc="ingest", disable=not progress) as bar:
+        for source, file_id, rows_done, status in plans:
+            if status == "done":
+                log.info("%s is already in the database; skipping it", source.origin)
+                report.files_already_in.append(source.name)
+                continue
+            ingest_file(conn, source, file_id, rows_done, removed, domain_ids, report, batch_rows, bar)
+
+
+def ingest_file(conn, source, file_id, rows_done, removed, domain_ids, report, batch_rows, bar):
+    """Stream one file into the database from row ``rows_done`` on."""
+    log.info("ingesting %s (%d rows%s)", source.origin, source.num_rows,
+             f", resuming at row {rows_done}" if rows_done else "")
+    if source.plan.unknown:
+        log.warning("%s: columns not stored: %s", source.name, ", ".join(source.plan.unknown))
+        report.unknown_columns[source.name] = source.plan.unknown
+    for first_row, batch in iter_batches(source, rows_done, batch_rows):
+        rows = normalise(batch, source.plan, first_row, removed)
+        end = first_row + batch.num_rows
+        write_rows(conn, domain_ids, rows, file_id, end, done=end >= source.num_rows)
+        report.rows_read += rows.read
+        report.rows_written += rows.count
+        report.skipped.update(rows.skipped)
+        bar.update(batch.num_rows)
+    if source.num_rows == 0 or rows_done >= source.num_rows:
+        with transaction(conn):
+            conn.execute("UPDATE ingest_files SET status = 'done', finished_at = datetime('now') "
+                         "WHERE id = ?", (file_id,))
+    report.files_ingested.append(source.name)
+    log.info("finished %s", source.origin)
+
+
+def finish(conn: sqlite3.Connection, report: IngestReport, started: float) -> None:
+    index.finish_pending(conn)
+    report.duplicate_urls = index.duplicate_urls(conn)
+    report.seconds = time.monotonic() - started
+    report.finished_at = now()
+    with transaction(conn):
+        report.save(conn)
+        index.clear_pending(conn)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

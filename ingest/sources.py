@@ -1,0 +1,81 @@
+"""Turn SOURCE arguments (parquet files, folders of them, http(s) URLs) into local files.
+
+A URL is streamed to a temporary folder that lives as long as the ``local_files``
+context, so a 2 GB shard is never held in memory.
+"""
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from tqdm import tqdm
+
+from ingest.errors import DownloadError, NoParquetFilesError, SourceNotFoundError
+
+log = logging.getLogger("laionlens.ingest")
+
+CHUNK_BYTES = 1 << 20
+
+
+def is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
+
+
+@contextlib.contextmanager
+def local_files(sources: Sequence[str | Path], progress: bool = False) -> Iterator[list[tuple[Path, str]]]:
+    """Yield ``(local path, origin)`` for every parquet file that ``sources`` name."""
+    with tempfile.TemporaryDirectory(prefix="laionlens-download-") as folder:
+        files: list[tuple[Path, str]] = []
+        for number, source in enumerate(sources):
+            if is_url(source):
+                target = Path(folder) / f"{number}-{url_file_name(source)}"
+                download(source, target, progress)
+                files.append((target, source))
+            else:
+                files.extend((path, str(path)) for path in local_parquet_files(Path(source)))
+        yield files
+
+
+def local_parquet_files(path: Path) -> list[Path]:
+    """Return ``path`` itself, or the ``*.parquet`` files under the folder ``path``, sorted."""
+    if path.is_file():
+        return [path.resolve()]
+    if path.is_dir():
+        found = sorted(p.resolve() for p in path.rglob("*.parquet") if p.is_file())
+        if not found:
+            raise NoParquetFilesError(f"{path}: the folder holds no *.parquet file.")
+        return found
+    raise SourceNotFoundError(
+        f"{str(path)!r} is not a file, a folder or an http(s) URL. Check the path."
+    )
+
+
+def url_file_name(url: str) -> str:
+    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "download.parquet"
+
+
+def download(url: str, target: Path, progress: bool) -> None:
+    """Stream ``url`` into ``target`` with a progress bar in bytes."""
+    log.info("downloading %s", url)
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
+            if response.status_code != 200:
+                raise DownloadError(
+                    f"{url}: the server answered HTTP {response.status_code}. Check the URL."
+                )
+            total = int(response.headers.get("content-length") or 0) or None
+            with open(target, "wb") as handle, tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"download {target.name}",
+                disable=not progress,
+            ) as bar:
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    handle.write(chunk)
+                    bar.update(len(chunk))
+    except httpx.HTTPError as error:
+        raise DownloadError(f"{url}: download failed ({error}). Check the URL and the network.") from error
+    log.info("downloaded %s (%d bytes)", url, target.stat().st_size)
