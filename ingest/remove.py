@@ -394,14 +394,15 @@ def _delete_from_id_tables(conn) -> dict[str, int]:
     cleaned = {}
     for table, column in image_id_tables(conn):
         cursor = conn.execute(
-            f"DELETE FROM {_quote(table)} WHERE {_quote(column)} IN (SELECT id FROM temp.doomed)"
+            f"DELETE FROM {quote_identifier(table)} WHERE {quote_identifier(column)} IN (SELECT id FROM temp.doomed)"
         )
         if cursor.rowcount:
             cleaned[table] = cleaned.get(table, 0) + cursor.rowcount
     return cleaned
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """Return ``name`` as a double-quoted SQLite identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -1,0 +1,250 @@
+"""Consistency checks of a LAION Lens database, each naming exactly what is wrong.
+
+Every check is a function that takes an open connection and returns a list of
+problems, one sentence each with the ids or names involved; an empty list means the
+check passed. :func:`check_database` runs them all in one read transaction.
+"""
+
+import logging
+import random
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.remove import image_id_tables, quote_identifier
+from laionlens.hashing import url_sha256
+from laionlens.text import fts_text, literal_query
+
+log = logging.getLogger("laionlens.check")
+
+# How many ids or names a problem lists before it says "and N more".
+SHOW = 10
+# Words of a caption used to look it up in the sample check.
+SAMPLE_WORDS = 8
+
+
+class CheckError(Exception):
+    """The database cannot be checked at all (missing file, not a LAION Lens database)."""
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_database(db_path, *, full=False, sample=200, seed=None) -> list[CheckResult]:
+    """Run every check on ``db_path`` and return one result per check.
+
+    ``full`` runs ``PRAGMA integrity_check`` instead of the faster ``quick_check``;
+    ``sample`` is how many random captions are looked up through the FTS index.
+    """
+    conn = open_for_check(Path(db_path))
+    try:
+        conn.execute("BEGIN")
+        results = []
+        for name, check in checks(full, sample, seed):
+            log.debug("checking %s", name)
+            results.append(CheckResult(name, _run_check(conn, check)))
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    return results
+
+
+def _run_check(conn, check) -> list[str]:
+    try:
+        return check(conn)
+    except sqlite3.DatabaseError as error:
+        # A damaged file can make the query itself fail; that is a finding, not a crash.
+        return [f"SQLite error while checking: {error}"]
+
+
+def checks(full: bool, sample: int, seed) -> list[tuple[str, Callable]]:
+    """Return the (name, function) pairs that :func:`check_database` runs, in order."""
+    return [
+        ("sqlite integrity", lambda conn: check_integrity(conn, full)),
+        ("fts5 integrity", check_fts_integrity),
+        ("fts rows match captions", check_fts_rows),
+        ("captions findable (sample)", lambda conn: check_fts_sample(conn, sample, seed)),
+        ("domain counts", check_domain_counts),
+        ("no removed rows present", check_removed_absent),
+        ("ingest file progress", check_ingest_files),
+        ("image ids of other tables", check_image_id_tables),
+    ]
+
+
+def open_for_check(db_path: Path) -> sqlite3.Connection:
+    """Open ``db_path`` with the SQL functions the checks use; raise CheckError if unusable."""
+    if not db_path.is_file():
+        raise CheckError(f"Database {str(db_path)!r} not found.")
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise CheckError(f"{str(db_path)!r} is not an SQLite database: {error}") from error
+    if not {"images", "images_fts", "domains"} <= tables:
+        conn.close()
+        raise CheckError(
+            f"{str(db_path)!r} is not a LAION Lens database (no images, images_fts or domains table)."
+        )
+    return conn
+
+
+def check_integrity(conn, full: bool) -> list[str]:
+    pragma = "integrity_check" if full else "quick_check"
+    messages = [row[0] for row in conn.execute(f"PRAGMA {pragma}")]
+    return [] if messages == ["ok"] else [f"PRAGMA {pragma}: {message}" for message in messages]
+
+
+def check_fts_integrity(conn) -> list[str]:
+    try:
+        conn.execute("INSERT INTO images_fts(images_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as error:
+        return [f"images_fts failed FTS5's integrity-check: {error}. Rebuild the index."]
+    return []
+
+
+def check_fts_rows(conn) -> list[str]:
+    """Compare the ids in the FTS index (its docsize table) with the ids of captioned rows."""
+    # images_fts_docsize has one row per indexed document, also for a contentless
+    # table, and FTS5's 'delete' command removes it.
+    missing = _ids(conn, "SELECT id FROM images WHERE caption IS NOT NULL "
+                         "EXCEPT SELECT id FROM images_fts_docsize")
+    orphans = _ids(conn, "SELECT id FROM images_fts_docsize "
+                         "EXCEPT SELECT id FROM images WHERE caption IS NOT NULL")
+    problems = []
+    if missing:
+        problems.append(f"{len(missing):,} captioned rows are missing from images_fts: "
+                        f"ids {_listing(missing)}")
+    if orphans:
+        problems.append(f"images_fts indexes {len(orphans):,} ids that are not captioned rows "
+                        f"of images: ids {_listing(orphans)}")
+    return problems
+
+
+def check_fts_sample(conn, sample: int, seed) -> list[str]:
+    """Look up random indexed captions by their own words; each must find its row."""
+    lost = []
+    for image_id, caption in _sample_captions(conn, sample, random.Random(seed)):
+        query = _caption_query(caption)
+        if query is None:
+            continue
+        found = conn.execute(
+            "SELECT 1 FROM images_fts WHERE images_fts MATCH ? AND rowid = ?", (query, image_id)
+        ).fetchone()
+        if found is None:
+            lost.append(image_id)
+    if not lost:
+        return []
+    return [f"{len(lost):,} sampled captions are not found by their own words: ids {_listing(lost)}"]
+
+
+def _sample_captions(conn, sample: int, rng: random.Random) -> list[tuple[int, str]]:
+    low, high = conn.execute("SELECT min(id), max(id) FROM images_fts_docsize").fetchone()
+    if low is None or sample <= 0:
+        return []
+    rows = {}
+    for _ in range(sample):
+        row = conn.execute(
+            "SELECT i.id, i.caption FROM images_fts_docsize d JOIN images i ON i.id = d.id "
+            "WHERE d.id >= ? AND i.caption IS NOT NULL ORDER BY d.id LIMIT 1",
+            (rng.randint(low, high),),
+        ).fetchone()
+        if row is not None:
+            rows[row[0]] = row[1]
+    return sorted(rows.items())
+
+
+def _caption_query(caption: str) -> str | None:
+    words = [word for word in (fts_text(caption) or "").split() if any(c.isalnum() for c in word)]
+    return literal_query(" ".join(words[:SAMPLE_WORDS])) if words else None
+
+
+def check_domain_counts(conn) -> list[str]:
+    rows = conn.execute(
+        "SELECT d.domain, d.image_count, coalesce(c.n, 0) FROM domains d "
+        "LEFT JOIN (SELECT domain_id, count(*) AS n FROM images GROUP BY domain_id) c "
+        "ON c.domain_id = d.id WHERE d.image_count != coalesce(c.n, 0) ORDER BY d.domain"
+    ).fetchall()
+    problems = [f"domain {domain!r}: image_count is {stored:,} but images has {actual:,} rows"
+                for domain, stored, actual in rows]
+    dangling = _ids(conn, "SELECT id FROM images WHERE domain_id IS NOT NULL "
+                          "AND domain_id NOT IN (SELECT id FROM domains)")
+    if dangling:
+        problems.append(f"{len(dangling):,} images refer to a missing domains row: ids {_listing(dangling)}")
+    return problems
+
+
+def check_removed_absent(conn) -> list[str]:
+    """Find rows of images whose URL hash is recorded in ``removals``."""
+    if conn.execute("SELECT count(*) FROM removals").fetchone()[0] == 0:
+        return []
+    # Hashing every URL is the only way to compare with removals, which stores no URLs.
+    present = _ids(conn, "SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals)")
+    if not present:
+        return []
+    return [f"{len(present):,} removed rows are present in images: ids {_listing(present)}. "
+            "Remove them again with laionlens remove."]
+
+
+def check_ingest_files(conn) -> list[str]:
+    rows = conn.execute(
+        "SELECT f.id, f.name, f.rows_total, f.rows_done, f.status, "
+        "(SELECT count(*) FROM images i WHERE i.source_id = f.id) FROM ingest_files f ORDER BY f.id"
+    ).fetchall()
+    problems = []
+    for file_id, name, total, done, status, stored in rows:
+        label = f"ingest file {file_id} ({name})"
+        if total is not None and done > total:
+            problems.append(f"{label}: rows_done {done:,} exceeds rows_total {total:,}")
+        if status == "done" and total is not None and done != total:
+            problems.append(f"{label}: status is done but rows_done {done:,} != rows_total {total:,}")
+        if stored > done:
+            problems.append(f"{label}: images holds {stored:,} rows from it but rows_done is {done:,}")
+    return problems
+
+
+def check_image_id_tables(conn) -> list[str]:
+    problems = []
+    for table, column in image_id_tables(conn):
+        orphans = _ids(conn, f"SELECT {quote_identifier(column)} FROM {quote_identifier(table)} "
+                             f"WHERE {quote_identifier(column)} NOT IN (SELECT id FROM images)")
+        if orphans:
+            problems.append(f"{table}.{column} refers to {len(orphans):,} ids missing from images: "
+                            f"{_listing(orphans)}")
+    return problems
+
+
+def fix_domain_counts(db_path) -> int:
+    """Recompute ``domains.image_count`` from images; return how many domains changed."""
+    conn = open_for_check(Path(db_path))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "UPDATE domains SET image_count = (SELECT count(*) FROM images WHERE domain_id = domains.id) "
+            "WHERE image_count != (SELECT count(*) FROM images WHERE domain_id = domains.id)"
+        )
+        conn.execute("COMMIT")
+        log.info("recomputed the image_count of %d domains in %s", cursor.rowcount, db_path)
+        return cursor.rowcount
+    finally:
+        conn.close()
+
+
+def _ids(conn, sql: str) -> list[int]:
+    return [row[0] for row in conn.execute(sql)]
+
+
+def _listing(ids: list[int]) -> str:
+    shown = ", ".join(str(value) for value in sorted(ids)[:SHOW])
+    return shown if len(ids) <= SHOW else f"{shown} and {len(ids) - SHOW:,} more"

@@ -1,0 +1,151 @@
+"""``laionlens check``: each kind of damage is reported exactly, with exit status 1."""
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from laionlens.cli import cli
+from laionlens.text import fts_text
+from tests.removal_fixtures import ROWS, build_database
+
+CAT_URL, CAT_CAPTION = ROWS[0][0], ROWS[0][1]
+
+
+def run_check(db_path, *extra):
+    return CliRunner().invoke(cli, ["check", "--db", str(db_path), *extra], catch_exceptions=False)
+
+
+def cat_id(conn):
+    return conn.execute("SELECT id FROM images WHERE url = ?", (CAT_URL,)).fetchone()[0]
+
+
+def break_domain_count(conn):
+    conn.execute("UPDATE domains SET image_count = 5 WHERE domain = 'example.org'")
+    return "domain 'example.org': image_count is 5 but images has 2 rows"
+
+
+def drop_fts_entry(conn):
+    image_id = cat_id(conn)
+    conn.execute("INSERT INTO images_fts(images_fts, rowid, caption) VALUES ('delete', ?, ?)",
+                 (image_id, fts_text(CAT_CAPTION)))
+    return f"1 captioned rows are missing from images_fts: ids {image_id}"
+
+
+def delete_row_but_not_fts(conn):
+    image_id = cat_id(conn)
+    conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+    conn.execute("UPDATE domains SET image_count = image_count - 1 WHERE domain = 'example.org'")
+    return f"images_fts indexes 1 ids that are not captioned rows of images: ids {image_id}"
+
+
+def index_wrong_text(conn):
+    # The row stays indexed, under words that are not in its caption.
+    image_id = cat_id(conn)
+    conn.execute("INSERT INTO images_fts(images_fts, rowid, caption) VALUES ('delete', ?, ?)",
+                 (image_id, fts_text(CAT_CAPTION)))
+    conn.execute("INSERT INTO images_fts(rowid, caption) VALUES (?, 'unrelated words')", (image_id,))
+    return f"1 sampled captions are not found by their own words: ids {image_id}"
+
+
+def reinsert_removed_row(conn):
+    from laionlens.hashing import url_sha256
+
+    image_id = cat_id(conn)
+    conn.execute("INSERT INTO removals VALUES (?, 'takedown', '2026-01-01T00:00:00Z')",
+                 (url_sha256(CAT_URL),))
+    return f"1 removed rows are present in images: ids {image_id}"
+
+
+def orphan_embedding_status(conn):
+    conn.execute("CREATE TABLE embedding_status (image_id INTEGER PRIMARY KEY REFERENCES images(id))")
+    conn.execute("INSERT INTO embedding_status VALUES (987654)")
+    return "embedding_status.image_id refers to 1 ids missing from images: 987654"
+
+
+def overcount_ingest_file(conn):
+    conn.execute("INSERT INTO ingest_files(path, name, fingerprint, rows_total, rows_done, status) "
+                 "VALUES ('/x/part-7.parquet', 'part-7.parquet', 'fp-7', 10, 12, 'done')")
+    file_id = conn.execute("SELECT id FROM ingest_files WHERE fingerprint = 'fp-7'").fetchone()[0]
+    return f"ingest file {file_id} (part-7.parquet): rows_done 12 exceeds rows_total 10"
+
+
+@pytest.mark.parametrize("damage, check_name", [
+    (break_domain_count, "domain counts"),
+    (drop_fts_entry, "fts rows match captions"),
+    (delete_row_but_not_fts, "fts rows match captions"),
+    (index_wrong_text, "captions findable (sample)"),
+    (reinsert_removed_row, "no removed rows present"),
+    (orphan_embedding_status, "image ids of other tables"),
+    (overcount_ingest_file, "ingest file progress"),
+])
+def test_check_reports_exact_problem(tmp_path, damage, check_name):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    expected = damage(conn)
+    conn.commit()
+    conn.close()
+    result = run_check(db_path, "--sample", "50")
+    assert result.exit_code == 1
+    assert f"FAIL  {check_name}" in result.output
+    assert expected in result.output
+    assert result.output.count("FAIL") == 1, result.output
+
+
+def test_check_passes_fresh_database(tmp_path):
+    result = run_check(build_database(tmp_path), "--full")
+    assert result.exit_code == 0, result.output
+    assert "all 8 checks passed" in result.output
+
+
+def test_check_finds_removed_row_inserted_by_hand(tmp_path):
+    db_path = build_database(tmp_path)
+    listed = tmp_path / "takedown.txt"
+    listed.write_text(CAT_URL + "\n")
+    CliRunner().invoke(cli, ["remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x"])
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO images(id, url, caption) VALUES (999, ?, NULL)", (CAT_URL,))
+    conn.commit()
+    conn.close()
+    result = run_check(db_path)
+    assert result.exit_code == 1
+    assert "1 removed rows are present in images: ids 999" in result.output
+
+
+def test_check_fix_recomputes_domain_counts(tmp_path):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    break_domain_count(conn)
+    conn.commit()
+    conn.close()
+    result = run_check(db_path, "--fix")
+    assert result.exit_code == 0, result.output
+    assert "fixed the image_count of 1 domains" in result.output
+
+
+def test_check_reports_damaged_file(tmp_path):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images_url'").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(db_path, "r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\x0d" + b"\xff" * 64)  # a table-leaf page type where an index page belongs
+    result = run_check(db_path)
+    assert result.exit_code == 1
+    assert "FAIL  sqlite integrity" in result.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "not found"),
+    (b"this is not sqlite", "is not an SQLite database"),
+    (b"", "is not a LAION Lens database"),  # an empty file opens as an empty database
+])
+def test_check_rejects_unusable_file(tmp_path, content, expected):
+    db_path = tmp_path / "odd.db"
+    if content is not None:
+        db_path.write_bytes(content)
+    result = run_check(db_path)
+    assert result.exit_code == 1
+    assert expected in result.output
