@@ -193,8 +193,9 @@ def check_removed_absent(conn) -> list[str]:
     present = _ids(conn, "SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals)")
     if not present:
         return []
-    return [f"{len(present):,} removed rows are present in images: ids {_listing(present)}. "
-            "Remove them again with laionlens remove."]
+    message = (f"{len(present):,} removed rows are present in images: ids {_listing(present)}. "
+               "Remove them again with laionlens remove.")
+    return [message]
 
 
 def check_ingest_files(conn) -> list[str]:

@@ -33,36 +33,12 @@ def write_shard(path: Path, rows=ROWS, *, url_column="URL") -> Path:
 
 def build_database(tmp_path: Path, rows=ROWS) -> Path:
     """Ingest a shard of ``rows`` into a fresh database and return the database path."""
+    from ingest.pipeline import ingest_paths
+
     db_path = tmp_path / "lens.db"
     shard = write_shard(tmp_path / "shard.parquet", rows)
-    _manual_ingest(db_path, rows)  # TEMP until ingest.pipeline lands
+    ingest_paths([shard], db_path)
     return db_path
-
-
-def _manual_ingest(db_path, rows):
-    from laionlens.domains import domain_of
-    from laionlens.hashing import url_sha256
-    from laionlens.schema import INDEXES_SQL, create_tables
-    from laionlens.text import fts_text
-
-    conn = sqlite3.connect(db_path)
-    create_tables(conn)
-    removed = {row[0] for row in conn.execute("SELECT url_sha256 FROM removals")}
-    for url, caption, hash_value in rows:
-        if url_sha256(url) in removed:
-            continue
-        domain = domain_of(url)
-        conn.execute("INSERT OR IGNORE INTO domains(domain) VALUES (?)", (domain,))
-        conn.execute("UPDATE domains SET image_count = image_count + 1 WHERE domain = ?", (domain,))
-        domain_id = conn.execute("SELECT id FROM domains WHERE domain = ?", (domain,)).fetchone()[0]
-        cursor = conn.execute("INSERT INTO images(url, caption, hash, domain_id) VALUES (?, ?, ?, ?)",
-                              (url, caption, hash_value, domain_id))
-        if caption is not None:
-            conn.execute("INSERT INTO images_fts(rowid, caption) VALUES (?, ?)",
-                         (cursor.lastrowid, fts_text(caption)))
-    conn.executescript(INDEXES_SQL)
-    conn.commit()
-    conn.close()
 
 
 def table_dump(db_path: Path) -> dict[str, list]:

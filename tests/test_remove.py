@@ -101,10 +101,14 @@ def test_remove_then_reingest_keeps_rows_out(db_path, tmp_path):
 
     listed = write_lines(tmp_path / "takedown.txt", [CAT, TREE])
     run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
-    again = write_shard(tmp_path / "copy-of-shard.parquet")
-    ingest_paths([again], db_path)
+    # An extra row makes it a new file to the ingest, which skips files it has seen.
+    newcomer = ("https://example.org/bird.jpg", "a small bird", 99)
+    again = write_shard(tmp_path / "shard-again.parquet", ROWS + [newcomer])
+    report = ingest_paths([again], db_path)
+    assert report.rows_written == len(ROWS) - 2 + 1
     assert CAT not in urls_in(db_path)
     assert TREE not in urls_in(db_path)
+    assert newcomer[0] in urls_in(db_path)
     assert fts_ids(db_path, "oak") == []
     assert run_cli("check", "--db", str(db_path)).exit_code == 0
 
