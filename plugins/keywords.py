@@ -1,1 +1,90 @@
-"""Not implemented yet."""
+"""Keyword explorer for prompt engineers: ``/-/keywords?q=cat`` and ``?q=cat&vs=dog``.
+
+For a word or phrase: how many captions hold it and what share of the dataset that
+is, the terms that come with it ranked by lift, and examples. A single word's count is
+read from the full-text index's vocabulary; a phrase is counted up to ``count_cap``.
+Co-occurring terms come from a sample of matches (the highest ids), whose size the
+page states.
+"""
+
+from datasette import hookimpl
+from datasette.utils.asgi import BadRequest
+
+from laionlens import caption_stats
+from laionlens.config import lens_config
+from plugins._pages import (
+    flag_param, image_item, images_database, page_response, text_param,
+)
+
+SAMPLE_SIZE = 5000
+EXAMPLES = 12
+
+
+def keyword_count(conn, keyword: str, count_cap: int) -> tuple[int, bool]:
+    """Return (count, exact) of captions holding ``keyword``."""
+    terms = caption_stats.tokens(keyword)
+    if len(terms) == 1:
+        return caption_stats.doc_counts(conn, terms)[terms[0]], True
+    return caption_stats.match_count(conn, caption_stats.phrase_query(keyword), cap=count_cap)
+
+
+def keyword_figures(conn, keyword: str, count_cap: int, sample_size: int = SAMPLE_SIZE) -> dict:
+    """Return the figures for one keyword (blocking; run in execute_fn)."""
+    query = caption_stats.phrase_query(keyword)
+    dataset_rows = caption_stats.indexed_rows(conn)
+    count, exact = keyword_count(conn, keyword, count_cap)
+    sample = caption_stats.sample_matches(conn, query, sample_size)
+    captions = [row["caption"] for row in sample]
+    exclude = caption_stats.tokens(keyword)
+    return {
+        "keyword": keyword,
+        "fts_query": query,
+        "count": count,
+        "count_exact": exact,
+        "share": count / dataset_rows if dataset_rows else 0.0,
+        "sample_size": len(sample),
+        "co_terms": caption_stats.terms_by_lift(conn, captions, exclude, dataset_rows),
+        "rows": sorted(sample, key=lambda row: -(row["aesthetic"] or 0))[:EXAMPLES],
+    }
+
+
+def explore(conn, keyword: str, versus: str | None, count_cap: int) -> dict:
+    """Return the figures for ``keyword``, and for ``versus`` with the overlap if given."""
+    result = {"dataset_rows": caption_stats.indexed_rows(conn), "count_cap": count_cap,
+              "q": keyword_figures(conn, keyword, count_cap), "vs": None, "both": None}
+    if versus:
+        result["vs"] = keyword_figures(conn, versus, count_cap)
+        both = result["q"]["fts_query"] + " AND " + result["vs"]["fts_query"]
+        count, exact = caption_stats.match_count(conn, both, cap=count_cap)
+        result["both"] = {"count": count, "exact": exact}
+    return result
+
+
+def add_examples(datasette, database_name: str, figures: dict, threshold: float, show_unsafe: bool):
+    figures["examples"] = [
+        image_item(datasette, database_name, row, threshold, show_unsafe)
+        for row in figures.pop("rows")
+    ]
+
+
+async def keywords_page(datasette, request):
+    keyword = text_param(request, "q")
+    versus = text_param(request, "vs", required=False)
+    config = lens_config(datasette)
+    database = await images_database(datasette)
+    try:
+        result = await database.execute_fn(
+            lambda conn: explore(conn, keyword, versus, config["count_cap"]))
+    except caption_stats.EmptyQueryError as error:
+        raise BadRequest(str(error))
+    show_unsafe = flag_param(request, "_unsafe")
+    for figures in (result["q"], result["vs"]):
+        if figures:
+            add_examples(datasette, database.name, figures, config["punsafe_threshold"], show_unsafe)
+    return await page_response(datasette, request, "keywords.html", result,
+                               {"show_unsafe": show_unsafe})
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/keywords(?P<format>\.json)?$", keywords_page)]

@@ -1,0 +1,104 @@
+"""Pieces shared by the name report, keyword and grid pages (not a plugin itself).
+
+Request parameters are checked here and turned into ``BadRequest`` (HTTP 400) with a
+message that quotes the bad value; image rows become the items the image grid shows.
+"""
+
+import math
+
+from datasette.utils.asgi import BadRequest, NotFound, Response
+
+from laionlens.config import lens_config
+
+STYLESHEET = "/-/static-plugins/plugins/pages.css"
+SCRIPT = "/-/static-plugins/plugins/grid.js"
+
+
+async def images_database(datasette):
+    """Return the Database holding the images table (``database`` in the config, or the first)."""
+    name = lens_config(datasette)["database"]
+    if name:
+        if name not in datasette.databases:
+            raise NotFound(f"Configured database {name!r} is not attached")
+        return datasette.databases[name]
+    for database in datasette.databases.values():
+        if database.name != "_internal" and await database.table_exists("images"):
+            return database
+    raise NotFound("No attached database has an images table; build one with laionlens ingest")
+
+
+def wants_json(request) -> bool:
+    """True for ``/-/page.json`` and for ``?_format=json``."""
+    return bool(request.url_vars.get("format")) or request.args.get("_format") == "json"
+
+
+def text_param(request, name: str, required: bool = True) -> str | None:
+    """Return the stripped text of parameter ``name``; a missing required one is a 400."""
+    value = (request.args.get(name) or "").strip()
+    if not value and required:
+        raise BadRequest(f"Parameter {name!r} is required, e.g. ?{name}=cat")
+    return value or None
+
+
+def float_param(request, name: str, low: float, high: float) -> float | None:
+    """Return parameter ``name`` as a number within [low, high], or None when absent."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not a number; give one from {low} to {high}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise BadRequest(f"{name}={raw!r} is out of range; give a number from {low} to {high}")
+    return value
+
+
+def int_param(request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """Return parameter ``name`` as an integer within [low, high], or ``default`` when absent."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not a whole number; give one from {low} to {high}")
+    if not low <= value <= high:
+        raise BadRequest(f"{name}={raw!r} is out of range; give a whole number from {low} to {high}")
+    return value
+
+
+def flag_param(request, name: str) -> bool:
+    """True when parameter ``name`` is 1, true, yes or on."""
+    return (request.args.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def image_item(datasette, database_name: str, row: dict, unsafe_threshold: float,
+               show_unsafe: bool) -> dict:
+    """Return what a grid tile needs for one image row.
+
+    The thumbnail is left out (``hidden``) when the row's punsafe is above the
+    threshold and the viewer did not ask for unsafe images.
+    """
+    punsafe = row.get("punsafe")
+    hidden = punsafe is not None and punsafe > unsafe_threshold and not show_unsafe
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "caption": row.get("caption"),
+        "aesthetic": row.get("aesthetic"),
+        "punsafe": punsafe,
+        "pwatermark": row.get("pwatermark"),
+        "domain": row.get("domain"),
+        "row_url": datasette.urls.row(database_name, "images", str(row["id"])),
+        "thumbnail": None if hidden else row["url"],
+        "hidden": hidden,
+    }
+
+
+async def page_response(datasette, request, template: str, data: dict, extra: dict | None = None):
+    """Render ``data`` as JSON or through ``template`` (with ``extra`` for the HTML only)."""
+    if wants_json(request):
+        return Response.json(dict(data, ok=True), default=str)
+    context = dict(data, stylesheet=STYLESHEET, script=SCRIPT, **(extra or {}))
+    return Response.html(await datasette.render_template(template, context, request=request))

@@ -1,0 +1,91 @@
+"""Export of every image whose caption mentions a name, for an opt-out request.
+
+``/-/name/export.csv?name=...`` and ``/-/name/export.json?name=...`` stream id, url,
+caption and domain of each match as a download. Rows are read in chunks, walking the
+full-text index by rowid, so memory stays flat however many rows match. The routes
+are registered by plugins/name_report.py.
+"""
+
+import csv
+import io
+import json
+import logging
+import re
+
+from datasette.utils.asgi import AsgiStream, BadRequest
+
+from laionlens import caption_stats
+from plugins._pages import images_database, text_param
+
+log = logging.getLogger("laionlens.name_export")
+
+CHUNK_ROWS = 1000
+FIELDS = ("id", "url", "caption", "domain")
+
+
+def export_chunk(conn, query: str, after_id: int, size: int = CHUNK_ROWS):
+    """Return (rows, last_id): the next ``size`` matches with an id above ``after_id``.
+
+    ``last_id`` is None when no match is left. A chunk can hold fewer rows than it read
+    from the index when some were removed from ``images``.
+    """
+    ids = [row[0] for row in conn.execute(
+        "SELECT rowid FROM images_fts WHERE images_fts MATCH ? AND rowid > ?"
+        " ORDER BY rowid LIMIT ?", (query, after_id, size))]
+    if not ids:
+        return [], None
+    placeholders = ",".join("?" * len(ids))
+    rows = conn.execute(
+        "SELECT i.id, i.url, i.caption, d.domain FROM images i"
+        f" LEFT JOIN domains d ON d.id = i.domain_id WHERE i.id IN ({placeholders})"
+        " ORDER BY i.id", ids).fetchall()
+    return [dict(zip(FIELDS, row)) for row in rows], ids[-1]
+
+
+def csv_text(rows, header: bool) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if header:
+        writer.writerow(FIELDS)
+    writer.writerows([row[field] for field in FIELDS] for row in rows)
+    return buffer.getvalue()
+
+
+def json_text(rows, first: bool) -> str:
+    body = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+    return ("" if first or not body else ",\n") + body
+
+
+def file_stem(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return f"laion-captions-{slug or 'name'}"
+
+
+async def export(datasette, request):
+    name = text_param(request, "name")
+    file_format = request.url_vars["file_format"]
+    try:
+        query = caption_stats.phrase_query(name)
+    except caption_stats.EmptyQueryError as error:
+        raise BadRequest(str(error))
+    database = await images_database(datasette)
+
+    async def stream(writer):
+        after, written = 0, 0
+        await writer.write("[\n" if file_format == "json" else csv_text([], header=True))
+        while True:
+            rows, after = await database.execute_fn(
+                lambda conn, after=after: export_chunk(conn, query, after))
+            if after is None:
+                break
+            text = json_text(rows, first=written == 0) if file_format == "json" else csv_text(rows, False)
+            await writer.write(text)
+            written += len(rows)
+        await writer.write("\n]\n" if file_format == "json" else "")
+        log.info("exported %d rows matching name %r as %s", written, name, file_format)
+
+    content_type = "application/json" if file_format == "json" else "text/csv"
+    disposition = f'attachment; filename="{file_stem(name)}.{file_format}"'
+    return AsgiStream(stream, headers={"content-disposition": disposition},
+                      content_type=content_type + "; charset=utf-8")
+
