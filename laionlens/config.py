@@ -17,6 +17,8 @@ DEFAULTS = {
     "punsafe_threshold": 0.5,
     # Result counts are exact up to this many rows and shown as "more than N" beyond.
     "count_cap": 10000,
+    # Time limit for that capped count, in milliseconds; past it no count is shown.
+    "count_time_limit_ms": 1000,
     # Time limit for the domain facet of a search, in milliseconds.
     "facet_time_limit_ms": 500,
     "facet_size": 10,

@@ -12,6 +12,8 @@ from datasette.plugins import pm
 
 PLUGIN_MODULES = (
     "plugins.search",
+    "plugins.table_metadata",
+    "plugins.counts",
     "plugins.render",
     "plugins.facets",
     "plugins.removed",
@@ -34,3 +36,5 @@ def register_plugins() -> None:
     for name in PLUGIN_MODULES:
         if pm.get_plugin(name) is None:
             pm.register(importlib.import_module(name), name=name)
+    # plugins.search carries Datasette's other default filters plus its own search.
+    importlib.import_module("plugins.search").replace_default_search(pm)

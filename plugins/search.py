@@ -1,1 +1,134 @@
-"""Not implemented yet."""
+"""Caption search: any text is searched as literal words; FTS5 syntax with _searchmode=raw.
+
+Datasette's own ``?_search=`` filter (``datasette.filters.search_filters``) passes text
+through its ``escape_fts()``, which lets some user text reach FTS5 as syntax, and it
+cannot apply :func:`laionlens.text.fts_text`, the folding the caption index was built
+with. :func:`replace_default_search` unregisters that module from Datasette's plugin
+manager; this module registers its other two filters again (imported below) and its
+own ``search_filters`` in place of the default one. Tables other than ``images`` keep
+Datasette's behaviour: the default filter is called for them unchanged.
+"""
+
+import logging
+import sqlite3
+
+from datasette import hookimpl
+from datasette import filters as default_filters
+from datasette.filters import FilterArguments, through_filters, where_filters  # noqa: F401
+from datasette.utils import escape_sqlite
+from datasette.utils.asgi import BadRequest
+
+from laionlens.text import fts_text, literal_query
+
+log = logging.getLogger("laionlens.search")
+
+FTS_TABLE = "images_fts"
+SEARCH_MODES = ("escaped", "raw")
+# Every word of a literal search is one FTS5 phrase that all rows must contain; past a
+# few hundred words the query only burns CPU, so longer text gets a 400.
+MAX_SEARCH_CHARS = 1000
+
+
+def replace_default_search(plugin_manager) -> None:
+    """Unregister Datasette's default filter module; safe to call more than once.
+
+    The caller must register this module too, since it carries the default module's
+    ``where_filters`` and ``through_filters`` besides the new ``search_filters``.
+    """
+    if plugin_manager.get_plugin("datasette.filters") is not None:
+        plugin_manager.unregister(name="datasette.filters")
+
+
+@hookimpl(specname="filters_from_request")
+def search_filters(request, database, table, datasette):
+    async def inner():
+        metadata = datasette.table_metadata(database, table)
+        if metadata.get("fts_table") != FTS_TABLE:
+            return await default_filters.search_filters(request, database, table, datasette)()
+        return await caption_search(request, datasette.get_database(database), metadata)
+
+    return inner
+
+
+def search_arguments(request) -> list[tuple[str | None, str]]:
+    """Return (column or None, text) for each ``_search`` / ``_search_<column>`` argument."""
+    found = []
+    for key in request.args:
+        if key == "_search":
+            found.append((None, request.args[key]))
+        elif key.startswith("_search_") and key != "_searchmode":
+            found.append((key[len("_search_"):], request.args[key]))
+    return found
+
+
+def search_mode(request, metadata: dict) -> str:
+    """Return "raw" or "escaped" (literal text) from ``_searchmode`` or the table metadata."""
+    mode = request.args.get("_searchmode") or metadata.get("searchmode") or "escaped"
+    if mode not in SEARCH_MODES:
+        raise BadRequest(
+            f"_searchmode={mode!r} is not a search mode; use one of {', '.join(SEARCH_MODES)} "
+            "(or leave it out to search the text literally)"
+        )
+    return mode
+
+
+async def caption_search(request, db, metadata: dict) -> FilterArguments:
+    """Build the WHERE clauses for the caption searches in ``request``."""
+    pk = escape_sqlite(metadata.get("fts_pk") or "rowid")
+    mode = search_mode(request, metadata)
+    clauses, params, descriptions = [], {}, []
+    extra = {"supports_search": True, "search": request.args.get("_search", "")}
+    for i, (column, text) in enumerate(search_arguments(request)):
+        target = await match_target(db, column)
+        query = await fts_query(db, target, text, mode)
+        if query is None:
+            continue
+        name = f"lens_search_{i}"
+        clauses.append(f"{pk} in (select rowid from {FTS_TABLE} where {target} match :{name})")
+        params[name] = query
+        where = f'column "{column}" ' if column else ""
+        descriptions.append(f'search {where}matches "{text}"')
+        extra["search"] = text
+    return FilterArguments(clauses, params, descriptions, extra)
+
+
+async def match_target(db, column: str | None) -> str:
+    """Return the left side of MATCH: the FTS table, or one of its columns."""
+    if column is None:
+        return escape_sqlite(FTS_TABLE)
+    columns = await db.table_columns(FTS_TABLE)
+    if column not in columns:
+        raise BadRequest(
+            f"Cannot search column {column!r}: searchable columns are {', '.join(columns)} "
+            f"(use _search_{columns[0]}= or plain _search=)"
+        )
+    return escape_sqlite(column)
+
+
+async def fts_query(db, target: str, text: str, mode: str) -> str | None:
+    """Return the FTS5 query for ``text``, or None when it is blank (no filter)."""
+    if len(text) > MAX_SEARCH_CHARS:
+        raise BadRequest(
+            f"The search text is {len(text):,} characters long; the limit is "
+            f"{MAX_SEARCH_CHARS:,}. Search for fewer words."
+        )
+    if mode != "raw":
+        return literal_query(text)
+    if not text.strip():
+        return None
+    query = fts_text(text)
+    await check_raw_query(db, target, query, text)
+    return query
+
+
+async def check_raw_query(db, target: str, query: str, text: str) -> None:
+    """Raise BadRequest quoting SQLite's complaint if ``query`` is not valid FTS5 syntax."""
+    sql = f"select 1 from {escape_sqlite(FTS_TABLE)} where {target} match :query limit 1"
+    try:
+        await db.execute(sql, {"query": query}, log_sql_errors=False)
+    except sqlite3.OperationalError as error:
+        log.info("rejected raw search %r: %s", text, error)
+        raise BadRequest(
+            f"The search {text!r} is not valid FTS5 query syntax ({error}). Fix the "
+            "query, or drop _searchmode=raw to search for the text literally."
+        ) from error
