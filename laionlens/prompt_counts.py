@@ -55,14 +55,23 @@ async def count_matches(db, query: str, cap: int) -> dict:
 
 
 async def prompt_counts(db, database: str, prompt: str, cap: int) -> dict:
-    """Return caption counts and search links for each word and for the whole prompt."""
+    """Return caption counts with search links for each word of ``prompt``, for all its
+    words anywhere in a caption, and for its words as one exact phrase."""
     words = []
     for word in prompt_words(prompt):
         counted = await count_matches(db, literal_query(word), cap)
         words.append({"word": word, **counted, "search_url": search_link(database, word)})
-    phrase = phrase_query(prompt)
-    whole = {"phrase": prompt, "count": None, "capped": False, "timed_out": False, "search_url": None}
-    if phrase:
-        whole.update(await count_matches(db, phrase, cap))
-        whole["search_url"] = search_link(database, phrase, raw=True)
-    return {"words": words, "phrase": whole, "cap": cap}
+    return {
+        "words": words,
+        "all_words": await whole_prompt_count(db, literal_query(prompt), search_link(database, prompt), cap),
+        "phrase": await whole_prompt_count(
+            db, phrase_query(prompt), search_link(database, phrase_query(prompt) or "", raw=True), cap
+        ),
+        "cap": cap,
+    }
+
+
+async def whole_prompt_count(db, query: str | None, link: str, cap: int) -> dict:
+    if query is None:
+        return {"query": None, "count": None, "capped": False, "timed_out": False, "search_url": None}
+    return {"query": query, **await count_matches(db, query, cap), "search_url": link}

@@ -19,6 +19,8 @@ PLUGIN_MODULES = (
     "plugins.removed",
     "plugins.similar",
     "plugins.generate",
+    "plugins.compare",
+    "plugins.generations",
     "plugins.name_report",
     "plugins.keywords",
     "plugins.grid",

@@ -66,9 +66,8 @@ def test_automatic1111_sends_configured_model_as_override(png):
     ],
 )
 def test_automatic1111_failure_modes(png, mode, error, words):
-    with FakeGenerator(png, mode=mode, delay_s=3) as server:
-        with pytest.raises(error) as raised:
-            generate(Automatic1111Backend(server.base_url, 0.3))
+    with FakeGenerator(png, mode=mode, delay_s=3) as server, pytest.raises(error) as raised:
+        generate(Automatic1111Backend(server.base_url, 0.3))
     assert str(raised.value).startswith("automatic1111:")
     assert words in str(raised.value)
 

@@ -1,0 +1,104 @@
+"""Compare one image with the training set: nearest neighbours by CLIP embedding, a
+near-copy verdict, perceptual-hash distances to local copies, and prompt word counts.
+
+Used by both the generation page (an image a backend made) and the comparison page
+(an uploaded image). Model and index work runs in threads, never on the event loop.
+"""
+
+import asyncio
+import io
+import logging
+
+from PIL import Image, UnidentifiedImageError
+
+from laionlens.phash import NEAR_COPY_DISTANCE, phash_distances
+from laionlens.prompt_counts import prompt_counts
+
+log = logging.getLogger("laionlens.comparison")
+
+VERDICT_NOTE = (
+    "A heuristic, not a proof: a best cosine similarity at or above the threshold means "
+    "the image is very close to a training image in CLIP space, which is typical of a "
+    "memorised or replicated image but also of plain, common subjects. Check the images "
+    "side by side; a small perceptual-hash distance, where shown, is a second, "
+    "model-free sign of a pixel-level near-copy."
+)
+
+
+class InvalidImage(ValueError):
+    """Bytes given as an image are not one Pillow can read, or it is far too large."""
+
+
+def open_image(data: bytes, label: str = "upload") -> Image.Image:
+    """Decode ``data`` fully into an RGB image, or raise InvalidImage naming ``label``."""
+    if not data:
+        raise InvalidImage(f"The {label} is empty; send a PNG, JPEG or WebP image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise InvalidImage(f"The {label} has too many pixels to decode safely ({error})") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InvalidImage(
+            f"The {label} ({len(data)} bytes) is not an image Pillow can read; "
+            "send a PNG, JPEG or WebP file"
+        ) from error
+
+
+def png_bytes(data: bytes, image: Image.Image) -> bytes:
+    """Return ``data`` when it already is a PNG, else ``image`` encoded as PNG."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def verdict(neighbours: list[dict], threshold: float, distances: dict[int, int]) -> dict:
+    """Return the replication verdict for a ranked neighbour list."""
+    best = max(neighbours, key=lambda row: row["similarity"], default=None)
+    closest = min(distances.items(), key=lambda item: item[1], default=(None, None))
+    near_copy = best is not None and best["similarity"] >= threshold
+    return {
+        "near_copy": near_copy,
+        "label": "possible near-copy" if near_copy else "no near-copy found",
+        "best_similarity": best["similarity"] if best else None,
+        "best_id": best["id"] if best else None,
+        "threshold": threshold,
+        "phash_closest_id": closest[0],
+        "phash_distance": closest[1],
+        "phash_threshold": NEAR_COPY_DISTANCE,
+        "phash_near_copy": closest[1] is not None and closest[1] <= NEAR_COPY_DISTANCE,
+        "note": VERDICT_NOTE,
+    }
+
+
+async def image_neighbours(datasette, config: dict, image: Image.Image, k: int) -> list[dict]:
+    """Embed ``image`` with the configured CLIP model and return its ``k`` nearest rows."""
+    from laionlens.clip import encoder_from_config
+    from laionlens.neighbours import find_neighbours
+
+    encoder = await asyncio.to_thread(encoder_from_config, config)
+    vectors = await asyncio.to_thread(encoder.encode_images, [image])
+    return await find_neighbours(datasette, vectors, k)
+
+
+async def compare(datasette, db, config: dict, image: Image.Image, prompt: str | None, k: int) -> dict:
+    """Return the comparison result stored with a generation and shown on its page."""
+    neighbours = [dict(row) for row in await image_neighbours(datasette, config, image, k)]
+    distances = {}
+    if config.get("images_dir"):
+        rowids = [row["id"] for row in neighbours]
+        distances = await asyncio.to_thread(phash_distances, image, config["images_dir"], rowids)
+    for row in neighbours:
+        row["phash_distance"] = distances.get(row["id"])
+    counts = None
+    if prompt:
+        counts = await prompt_counts(db, db.name, prompt, int(config["count_cap"]))
+    return {
+        "neighbours": neighbours,
+        "verdict": verdict(neighbours, float(config["replication_threshold"]), distances),
+        "prompt_counts": counts,
+        "phash_available": bool(config.get("images_dir")),
+    }

@@ -1,0 +1,83 @@
+"""``/-/compare``: upload an image (any generator's output, or any picture) and compare
+it with its nearest training images.
+
+The upload is a multipart/form-data POST with the file in ``image`` and, optionally,
+the ``prompt`` that produced it (for caption counts) and ``k``; a raw ``image/*``
+body works too. Uploads larger than ``max_image_bytes`` get a 400.
+"""
+
+import logging
+
+from datasette import hookimpl
+from datasette.utils.asgi import BadRequest, Response
+
+from laionlens.comparison import InvalidImage, open_image, png_bytes
+from laionlens.config import lens_config
+from plugins._generation_pages import (
+    FORM_OVERHEAD_BYTES,
+    STYLESHEET,
+    compare_and_store,
+    content_type,
+    error_response,
+    k_value,
+    multipart_fields,
+    new_record,
+    read_body,
+    result_response,
+    wants_json,
+)
+from plugins._pages import images_database
+
+log = logging.getLogger("laionlens.compare")
+
+TEMPLATE = "compare.html"
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/compare(\.(?P<format>json))?$", compare_view)]
+
+
+async def compare_view(datasette, request):
+    config = lens_config(datasette)
+    context = {"max_image_bytes": config["max_image_bytes"], "values": {"prompt": "", "k": config["k_default"]},
+               "threshold": config["replication_threshold"]}
+    if request.method != "POST":
+        if wants_json(request):
+            return Response.json({"ok": True, "max_image_bytes": config["max_image_bytes"]})
+        page = dict(context, stylesheet=STYLESHEET)
+        return Response.html(await datasette.render_template(TEMPLATE, page, request=request))
+    try:
+        data, values = await uploaded_image(request, int(config["max_image_bytes"]))
+        context["values"].update({key: values[key] for key in ("prompt", "k") if key in values})
+        k = k_value(values, config)
+        image = open_image(data, "uploaded file")
+    except (BadRequest, InvalidImage) as error:
+        return await error_response(datasette, request, 400, str(error), TEMPLATE, context)
+    prompt = (values.get("prompt") or "").strip() or None
+    record = new_record("upload", "upload", data, png_bytes(data, image), image, {"k": k, "prompt": prompt})
+    record.prompt = prompt
+    db = await images_database(datasette)
+    result = await compare_and_store(datasette, db, config, image, record, k)
+    log.info("upload id=%s bytes=%d sha256=%s", result["id"], len(data), record.image_sha256)
+    return await result_response(datasette, request, result, db.name)
+
+
+async def uploaded_image(request, limit: int) -> tuple[bytes, dict]:
+    """Return the uploaded image bytes and the text fields sent with them."""
+    kind = content_type(request)
+    if kind.startswith("image/"):
+        return await read_body(request, limit), dict(request.args.items())
+    if kind != "multipart/form-data":
+        raise BadRequest(
+            f"Content-Type {kind or 'none'!r} is not an upload; send multipart/form-data "
+            "with the file in the 'image' field, or the image itself as image/png or image/jpeg"
+        )
+    body = await read_body(request, limit + FORM_OVERHEAD_BYTES)
+    fields = multipart_fields(request, body)
+    if "image" not in fields:
+        raise BadRequest(f"No 'image' field in the upload (got: {', '.join(sorted(fields)) or 'none'})")
+    data = fields.pop("image")[0]
+    if len(data) > limit:
+        raise BadRequest(f"The image is {len(data)} bytes; the limit is {limit} bytes")
+    return data, {name: value.decode("utf-8", "replace") for name, (value, _) in fields.items()}
