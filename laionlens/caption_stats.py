@@ -19,12 +19,15 @@ from laionlens.text import fts_text
 
 # Words too common to say anything about a keyword. Short on purpose: the lift ranking
 # already pushes down words that are common everywhere.
-STOPWORDS = frozenset(
-    """a an and are as at be by for from has have in into is it its of on or that the
-    this to was with without de la le les des du el en et y und der die das mit von
-    i you your we our my me he she they them his her their not no so but if than then
-    up down out over under all any some more most very can will just""".split()
-)
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
+    "into", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was",
+    "with", "without", "de", "la", "le", "les", "des", "du", "el", "en", "et", "y",
+    "und", "der", "die", "das", "mit", "von", "i", "you", "your", "we", "our", "my",
+    "me", "he", "she", "they", "them", "his", "her", "their", "not", "no", "so", "but",
+    "if", "than", "then", "up", "down", "out", "over", "under", "all", "any", "some",
+    "more", "most", "very", "can", "will", "just",
+))
 
 _TOKEN = re.compile(r"[^\W_]+")
 VOCAB_TABLE = "images_fts_vocab"
@@ -197,7 +200,7 @@ def histogram(values, width: float = 0.5) -> list[dict]:
     if not present:
         return []
     low = math.floor(min(present) / width) * width
-    bins = int(math.floor((max(present) - low) / width)) + 1
+    bins = math.floor((max(present) - low) / width) + 1
     counts = [0] * bins
     for value in present:
         counts[min(int((value - low) // width), bins - 1)] += 1

@@ -96,6 +96,14 @@ def image_item(datasette, database_name: str, row: dict, unsafe_threshold: float
     }
 
 
+async def form_response(datasette, request, template: str, param: str):
+    """Answer a page opened without its main parameter: the bare form in HTML, a 400 in JSON."""
+    if wants_json(request):
+        raise BadRequest(f"Parameter {param!r} is required, e.g. ?{param}=cat")
+    context = {"stylesheet": STYLESHEET, "script": SCRIPT, "empty": True}
+    return Response.html(await datasette.render_template(template, context, request=request))
+
+
 async def page_response(datasette, request, template: str, data: dict, extra: dict | None = None):
     """Render ``data`` as JSON or through ``template`` (with ``extra`` for the HTML only)."""
     if wants_json(request):

@@ -17,10 +17,16 @@ from datasette.utils.asgi import BadRequest, Response
 from laionlens import caption_stats
 from laionlens.config import lens_config
 from laionlens.text import literal_query
-from plugins._pages import (
-    flag_param, float_param, image_item, images_database, int_param, page_response, text_param,
-)
 from plugins import grid_similar
+from plugins._pages import (
+    flag_param,
+    float_param,
+    image_item,
+    images_database,
+    int_param,
+    page_response,
+    text_param,
+)
 
 DEFAULT_SIZE = 48
 MAX_SIZE = 200

@@ -13,7 +13,12 @@ from datasette.utils.asgi import BadRequest
 from laionlens import caption_stats
 from laionlens.config import lens_config
 from plugins._pages import (
-    flag_param, image_item, images_database, page_response, text_param,
+    flag_param,
+    form_response,
+    image_item,
+    images_database,
+    page_response,
+    text_param,
 )
 
 SAMPLE_SIZE = 5000
@@ -68,7 +73,9 @@ def add_examples(datasette, database_name: str, figures: dict, threshold: float,
 
 
 async def keywords_page(datasette, request):
-    keyword = text_param(request, "q")
+    keyword = text_param(request, "q", required=False)
+    if keyword is None:
+        return await form_response(datasette, request, "keywords.html", "q")
     versus = text_param(request, "vs", required=False)
     config = lens_config(datasette)
     database = await images_database(datasette)

@@ -15,7 +15,12 @@ from laionlens import caption_stats
 from laionlens.config import lens_config
 from plugins import name_export
 from plugins._pages import (
-    flag_param, image_item, images_database, page_response, text_param,
+    flag_param,
+    form_response,
+    image_item,
+    images_database,
+    page_response,
+    text_param,
 )
 
 SAMPLE_SIZE = 5000
@@ -45,7 +50,9 @@ def build_report(conn, name: str, sample_size: int = SAMPLE_SIZE) -> dict:
 
 
 async def name_page(datasette, request):
-    name = text_param(request, "name")
+    name = text_param(request, "name", required=False)
+    if name is None:
+        return await form_response(datasette, request, "name_report.html", "name")
     database = await images_database(datasette)
     try:
         report = await database.execute_fn(lambda conn: build_report(conn, name))
