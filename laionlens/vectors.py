@@ -314,6 +314,20 @@ class VectorIndex:
             results.append(_pairs(self.ids[np.sort(positions)][order], exact[order]))
         return results
 
+    def score_ids(self, query: np.ndarray, rowids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact cosine of ``query`` with the stored vectors of ``rowids``; the best ``k``."""
+        query = self.check_query(query)[0]
+        rowids = np.asarray(rowids, dtype=np.int64)
+        positions = np.searchsorted(self.ids, rowids)
+        inside = positions < self.count
+        positions = positions[inside]
+        positions = np.sort(positions[np.asarray(self.ids[positions]) == rowids[inside]])
+        if not len(positions):
+            return []
+        scores = self.store[positions].astype(np.float32) @ query
+        order = np.argsort(-scores)[:k]
+        return _pairs(np.asarray(self.ids[positions])[order], scores[order])
+
     def vector_of(self, rowid: int) -> np.ndarray | None:
         """Return the stored (float16-precision) vector of ``rowid``, or None if it has none."""
         position = int(np.searchsorted(self.ids, rowid))

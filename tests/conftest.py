@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.clip_fixtures import tiny_clip, tiny_encoder  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def sample_path() -> Path:
