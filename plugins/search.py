@@ -12,8 +12,8 @@ Datasette's behaviour: the default filter is called for them unchanged.
 import logging
 import sqlite3
 
-from datasette import hookimpl
 from datasette import filters as default_filters
+from datasette import hookimpl
 from datasette.filters import FilterArguments, through_filters, where_filters  # noqa: F401
 from datasette.utils import escape_sqlite
 from datasette.utils.asgi import BadRequest
@@ -112,6 +112,9 @@ async def fts_query(db, target: str, text: str, mode: str) -> str | None:
             f"The search text is {len(text):,} characters long; the limit is "
             f"{MAX_SEARCH_CHARS:,}. Search for fewer words."
         )
+    # FTS5 reads its query as a C string: text after a NUL byte would vanish and leave
+    # an unterminated phrase behind.
+    text = text.replace("\x00", " ")
     if mode != "raw":
         return literal_query(text)
     if not text.strip():
