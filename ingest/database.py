@@ -30,7 +30,7 @@ def open_database(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-class transaction:  # noqa: N801 - used as a statement, like ``with open(...)``
+class transaction:
     """``with transaction(conn):`` runs its block in BEGIN ... COMMIT, or ROLLBACK on error."""
 
     def __init__(self, conn: sqlite3.Connection):

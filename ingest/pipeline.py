@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ingest import index
 from ingest.database import open_database, transaction
 from ingest.normalise import normalise
+from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
 from ingest.report import IngestReport
 from ingest.sources import local_files
@@ -81,14 +82,15 @@ def ingest_file(conn, source, file_id, rows_done, removed, domain_ids, report, b
     if source.plan.unknown:
         log.warning("%s: columns not stored: %s", source.name, ", ".join(source.plan.unknown))
         report.unknown_columns[source.name] = source.plan.unknown
-    for first_row, batch in iter_batches(source, rows_done, batch_rows):
-        rows = normalise(batch, source.plan, first_row, removed)
-        end = first_row + batch.num_rows
+    batches = iter_batches(source, rows_done, batch_rows)
+    prepared = ((first, normalise(batch, source.plan, first, removed)) for first, batch in batches)
+    for first_row, rows in prefetch(prepared):
+        end = first_row + rows.read
         write_rows(conn, domain_ids, rows, file_id, end, done=end >= source.num_rows)
         report.rows_read += rows.read
         report.rows_written += rows.count
         report.skipped.update(rows.skipped)
-        bar.update(batch.num_rows)
+        bar.update(rows.read)
     if source.num_rows == 0 or rows_done >= source.num_rows:
         with transaction(conn):
             conn.execute("UPDATE ingest_files SET status = 'done', finished_at = datetime('now') "

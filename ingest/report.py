@@ -43,11 +43,14 @@ class IngestReport:
     def format(self) -> str:
         """Return the report as a few lines of text for the terminal."""
         rate = self.rows_written / self.seconds if self.seconds else 0.0
+        already = ", ".join(self.files_already_in)
         lines = [
             f"Files ingested: {len(self.files_ingested)}"
-            + (f" (already in, skipped: {', '.join(self.files_already_in)})" if self.files_already_in else ""),
-            f"Rows read: {self.rows_read:,}; written: {self.rows_written:,} "
-            f"in {self.seconds:.1f} s ({rate:,.0f} rows/s); skipped: {self.rows_skipped:,}",
+            + (f" (already in, skipped: {already})" if already else ""),
+            (
+                f"Rows read: {self.rows_read:,}; written: {self.rows_written:,} "
+                f"in {self.seconds:.1f} s ({rate:,.0f} rows/s); skipped: {self.rows_skipped:,}"
+            ),
         ]
         lines += [f"  skipped, {reason}: {count:,}" for reason, count in sorted(self.skipped.items())]
         lines.append(f"Rows whose URL is also on an earlier row of the database: {self.duplicate_urls:,}")
