@@ -75,7 +75,7 @@ async def export(datasette, request):
         await writer.write("[\n" if file_format == "json" else csv_text([], header=True))
         while True:
             rows, after = await database.execute_fn(
-                lambda conn, after=after: export_chunk(conn, query, after))
+                lambda conn, after=after: export_chunk(conn, query, after, CHUNK_ROWS))
             if after is None:
                 break
             text = json_text(rows, first=written == 0) if file_format == "json" else csv_text(rows, False)

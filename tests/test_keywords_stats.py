@@ -1,0 +1,66 @@
+"""laionlens.caption_stats: tokenising like FTS5, the index's row count, histograms."""
+
+import sqlite3
+
+import pytest
+
+from laionlens import caption_stats
+from tests.lens_pages_db import build_db
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Café crème", ["cafe", "creme"]),  # accents removed, as remove_diacritics 2 does
+    ("Dvořák", ["dvorak"]),
+    ("snake_case-word", ["snake", "case", "word"]),  # underscore separates, as in unicode61
+    ("ＦＵＬＬ width", ["full", "width"]),  # NFKC in fts_text
+    ("日本語", ["日", "本", "語"]),  # unspaced scripts: one token per character
+    ("4K HDR, 2023!", ["4k", "hdr", "2023"]),
+    ("", []),
+    (None, []),
+])
+def test_tokens_split_like_the_fts_tokenizer(text, expected):
+    assert caption_stats.tokens(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Café crème brûlée", "Dvořák's New World", "日本語 text"])
+def test_tokens_are_found_in_the_fts_vocabulary(tmp_path, text):
+    db_path = build_db(tmp_path, [{"url": "https://x.example/1.jpg", "caption": text}])
+    conn = sqlite3.connect(db_path)
+    counts = caption_stats.doc_counts(conn, caption_stats.tokens(text))
+    assert all(count == 1 for count in counts.values()), counts
+
+
+@pytest.mark.parametrize("text, query", [
+    ("Greg Rutkowski", '"Greg Rutkowski"'),
+    ('say "hi"', '"say ""hi"""'),  # quotes doubled so they stay text
+    ("NOT a NEAR b", '"NOT a NEAR b"'),  # operators are words inside a phrase
+])
+def test_phrase_query_makes_one_quoted_phrase(text, query):
+    assert caption_stats.phrase_query(text) == query
+
+
+@pytest.mark.parametrize("text", ["", "   ", "(", '"', "*-^"])
+def test_phrase_query_without_letters_raises(text):
+    with pytest.raises(caption_stats.EmptyQueryError, match="no letters or digits"):
+        caption_stats.phrase_query(text)
+
+
+@pytest.mark.parametrize("rows", [1, 127, 128, 300, 16_400])  # varints of 1, 2 and 3 bytes
+def test_indexed_rows_reads_the_count_fts5_keeps(tmp_path, rows):
+    db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": f"c {i}"}
+                                  for i in range(rows)])
+    conn = sqlite3.connect(db_path)
+    assert caption_stats.indexed_rows(conn) == rows == conn.execute(
+        "SELECT count(*) FROM images").fetchone()[0]
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([], []),
+    ([None], []),
+    ([5.0], [(5.0, 5.5, 1)]),
+    ([4.2, 4.4, 5.6, None], [(4.0, 4.5, 2), (4.5, 5.0, 0), (5.0, 5.5, 0), (5.5, 6.0, 1)]),
+    ([6.0, 6.5], [(6.0, 6.5, 1), (6.5, 7.0, 1)]),  # a value on an edge opens its bin
+])
+def test_histogram_bins_by_half_points(values, expected):
+    bins = caption_stats.histogram(values)
+    assert [(b["low"], b["high"], b["count"]) for b in bins] == expected
