@@ -30,6 +30,12 @@ def open_database(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def close_database(conn: sqlite3.Connection) -> None:
+    """Close ``conn``, removing the journal file so the folder holds only the database."""
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+
+
 class transaction:
     """``with transaction(conn):`` runs its block in BEGIN ... COMMIT, or ROLLBACK on error."""
 

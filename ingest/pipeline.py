@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest import index
-from ingest.database import open_database, transaction
+from ingest.database import close_database, open_database, transaction
 from ingest.normalise import normalise
 from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
@@ -56,7 +56,7 @@ def ingest_paths(
             ingest_all(conn, parquet_sources, report, batch_rows or DEFAULT_BATCH_ROWS, progress)
             finish(conn, report, started)
         finally:
-            conn.close()
+            close_database(conn)
     log.info("ingest into %s finished: %d rows written", db_path, report.rows_written)
     return report
 

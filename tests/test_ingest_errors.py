@@ -1,0 +1,137 @@
+"""Bad input is refused with a clear message and leaves the database exactly as it was."""
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from ingest import errors
+from ingest.pipeline import ingest_paths
+from laionlens.cli import cli
+from tests.ingest_files import write_table
+
+
+def good_file(folder: Path) -> Path:
+    return write_table(folder / "good.parquet", {"URL": ["http://a.test/1", "http://b.test/2"],
+                                                 "TEXT": ["one", "two"]})
+
+
+def not_parquet(folder: Path) -> Path:
+    path = folder / "notes.parquet"
+    path.write_text("URL,TEXT\nhttp://a.test/1,one\n")
+    return path
+
+
+def empty(folder: Path) -> Path:
+    path = folder / "empty.parquet"
+    path.write_bytes(b"")
+    return path
+
+
+def truncated(folder: Path) -> Path:
+    whole = write_table(folder / "whole.parquet", {"URL": [f"http://a.test/{i}" for i in range(500)],
+                                                   "TEXT": [f"caption {i}" for i in range(500)]})
+    path = folder / "truncated.parquet"
+    data = whole.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def no_url(folder: Path) -> Path:
+    return write_table(folder / "no-url.parquet", {"TEXT": ["one"], "WIDTH": [1.0]},
+                       {"WIDTH": pa.float64()})
+
+
+def no_caption(folder: Path) -> Path:
+    return write_table(folder / "no-caption.parquet", {"URL": ["http://a.test/1"], "SAMPLE_ID": [3]},
+                       {"SAMPLE_ID": pa.int64()})
+
+
+def width_as_text(folder: Path) -> Path:
+    return write_table(folder / "width-text.parquet",
+                       {"URL": ["http://a.test/1"], "TEXT": ["one"], "WIDTH": ["wide"]})
+
+
+def missing(folder: Path) -> Path:
+    return folder / "absent.parquet"
+
+
+def empty_folder(folder: Path) -> Path:
+    (folder / "nothing").mkdir()
+    return folder / "nothing"
+
+
+# maker, exception, phrases the message must contain
+CASES = [
+    (not_parquet, errors.NotParquetError, ["notes.parquet", "not a parquet file"]),
+    (empty, errors.EmptyFileError, ["empty.parquet", "0 bytes"]),
+    (truncated, errors.TruncatedParquetError, ["truncated.parquet", "truncated"]),
+    (no_url, errors.MissingColumnError, ["no-url.parquet", "no url column", "Columns found: TEXT, WIDTH"]),
+    (no_caption, errors.MissingColumnError,
+     ["no-caption.parquet", "no caption column", "Columns found: URL, SAMPLE_ID"]),
+    (width_as_text, errors.ColumnTypeError, ["width-text.parquet", "'WIDTH'", "expected a number"]),
+    (missing, errors.SourceNotFoundError, ["absent.parquet", "not a file, a folder"]),
+    (empty_folder, errors.NoParquetFilesError, ["nothing", "no *.parquet"]),
+]
+IDS = [case[0].__name__ for case in CASES]
+
+
+def snapshot(db: Path) -> dict[str, str]:
+    """Digest of the database file and of any journal beside it."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in db.parent.glob(f"{db.name}*")}
+
+
+@pytest.fixture
+def existing_db(tmp_path):
+    db = tmp_path / "lens.db"
+    ingest_paths([good_file(tmp_path)], db)
+    return db
+
+
+@pytest.mark.parametrize("make, error, phrases", CASES, ids=IDS)
+def test_ingest_bad_source_raises_named_error(tmp_path, make, error, phrases):
+    with pytest.raises(error) as raised:
+        ingest_paths([make(tmp_path)], tmp_path / "new.db")
+    for phrase in phrases:
+        assert phrase in str(raised.value)
+    assert not (tmp_path / "new.db").exists()
+
+
+@pytest.mark.parametrize("make, error, phrases", CASES, ids=IDS)
+def test_ingest_cli_bad_source_leaves_database_unchanged(tmp_path, existing_db, make, error, phrases):
+    before = snapshot(existing_db)
+    # The good file comes first: nothing of it may be written either.
+    second = tmp_path / "second"
+    second.mkdir()
+    sources = [str(good_file(second).with_name("good2.parquet")), str(make(tmp_path))]
+    write_table(Path(sources[0]), {"URL": ["http://c.test/3"], "TEXT": ["three"]})
+    result = CliRunner().invoke(cli, ["ingest", *sources, "--db", str(existing_db), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ")
+    for phrase in phrases:
+        assert phrase in result.output
+    assert snapshot(existing_db) == before
+
+
+def test_ingest_cli_needs_a_source(tmp_path):
+    result = CliRunner().invoke(cli, ["ingest", "--db", str(tmp_path / "lens.db")])
+    assert result.exit_code == 2
+    assert "Missing argument 'SOURCE...'" in result.output
+
+
+def test_ingest_corrupt_page_names_file_and_row(tmp_path):
+    # Footer intact but a data page overwritten: found only while reading rows.
+    path = write_table(tmp_path / "pages.parquet", {"URL": [f"http://a.test/{i}" for i in range(2000)],
+                                                    "TEXT": [f"caption {i}" for i in range(2000)]})
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    data = bytearray(path.read_bytes())
+    start = chunk.data_page_offset
+    data[start: start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.IngestError) as raised:
+        ingest_paths([path], tmp_path / "lens.db")
+    assert "pages.parquet" in str(raised.value)
