@@ -29,6 +29,28 @@ class InvalidImage(ValueError):
     """Bytes given as an image are not one Pillow can read, or it is far too large."""
 
 
+class ComparisonUnavailable(RuntimeError):
+    """The vector index or the CLIP model is not configured or cannot be loaded."""
+
+
+async def check_ready(datasette, config: dict) -> None:
+    """Load the vector index and the CLIP model now, so that a server that cannot compare
+    says so before a generation is paid for. Raises ComparisonUnavailable."""
+    from laionlens.clip import ClipError, encoder_from_config
+    from laionlens.neighbours import index_from_datasette
+    from laionlens.vectors import VectorIndexError
+
+    try:
+        if await asyncio.to_thread(index_from_datasette, datasette) is None:
+            raise ComparisonUnavailable(
+                "Image comparison needs a vector index: set vector_index in metadata.yml "
+                "or pass --index to laionlens serve"
+            )
+        await asyncio.to_thread(encoder_from_config, config)
+    except (ClipError, VectorIndexError) as error:
+        raise ComparisonUnavailable(f"Image comparison is unavailable: {error}") from error
+
+
 def open_image(data: bytes, label: str = "upload") -> Image.Image:
     """Decode ``data`` fully into an RGB image, or raise InvalidImage naming ``label``."""
     if not data:
@@ -76,12 +98,16 @@ def verdict(neighbours: list[dict], threshold: float, distances: dict[int, int])
 
 async def image_neighbours(datasette, config: dict, image: Image.Image, k: int) -> list[dict]:
     """Embed ``image`` with the configured CLIP model and return its ``k`` nearest rows."""
-    from laionlens.clip import encoder_from_config
+    from laionlens.clip import ClipError, encoder_from_config
     from laionlens.neighbours import find_neighbours
+    from laionlens.vectors import VectorIndexError
 
-    encoder = await asyncio.to_thread(encoder_from_config, config)
-    vectors = await asyncio.to_thread(encoder.encode_images, [image])
-    return await find_neighbours(datasette, vectors, k)
+    try:
+        encoder = await asyncio.to_thread(encoder_from_config, config)
+        vectors = await asyncio.to_thread(encoder.encode_images, [image])
+        return await find_neighbours(datasette, vectors, k)
+    except (ClipError, VectorIndexError) as error:
+        raise ComparisonUnavailable(f"Image comparison is unavailable: {error}") from error
 
 
 async def compare(datasette, db, config: dict, image: Image.Image, prompt: str | None, k: int) -> dict:

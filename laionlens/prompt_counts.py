@@ -7,6 +7,7 @@ costs a bounded scan.
 """
 
 import logging
+import re
 from urllib.parse import urlencode
 
 from datasette.database import QueryInterrupted
@@ -16,18 +17,22 @@ from laionlens.text import fts_text, literal_query
 log = logging.getLogger("laionlens.prompt_counts")
 
 MAX_WORDS = 32
+_WORD = re.compile(r"[^\W_]+")
 COUNT_SQL = (
     "SELECT count(*) FROM (SELECT rowid FROM images_fts WHERE images_fts MATCH :query LIMIT :limit)"
 )
 
 
 def prompt_words(prompt: str) -> list[str]:
-    """Return the distinct words of ``prompt`` in order, at most MAX_WORDS of them."""
-    seen = []
-    for word in (fts_text(prompt) or "").split():
-        if word.lower() not in (w.lower() for w in seen) and literal_query(word):
-            seen.append(word)
-    return seen[:MAX_WORDS]
+    """Return the distinct words of ``prompt`` in order, at most MAX_WORDS of them.
+
+    Words are split as the FTS5 tokenizer splits them (letters and digits; punctuation
+    and underscores separate), so "cat," counts as "cat".
+    """
+    seen = {}
+    for word in _WORD.findall(fts_text(prompt) or ""):
+        seen.setdefault(word.casefold(), word)
+    return list(seen.values())[:MAX_WORDS]
 
 
 def phrase_query(prompt: str) -> str | None:

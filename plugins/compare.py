@@ -11,7 +11,13 @@ import logging
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, Response
 
-from laionlens.comparison import InvalidImage, open_image, png_bytes
+from laionlens.comparison import (
+    ComparisonUnavailable,
+    InvalidImage,
+    check_ready,
+    open_image,
+    png_bytes,
+)
 from laionlens.config import lens_config
 from plugins._generation_pages import (
     FORM_OVERHEAD_BYTES,
@@ -58,7 +64,11 @@ async def compare_view(datasette, request):
     record = new_record("upload", "upload", data, png_bytes(data, image), image, {"k": k, "prompt": prompt})
     record.prompt = prompt
     db = await images_database(datasette)
-    result = await compare_and_store(datasette, db, config, image, record, k)
+    try:
+        await check_ready(datasette, config)
+        result = await compare_and_store(datasette, db, config, image, record, k)
+    except ComparisonUnavailable as error:
+        return await error_response(datasette, request, 503, str(error), TEMPLATE, context)
     log.info("upload id=%s bytes=%d sha256=%s", result["id"], len(data), record.image_sha256)
     return await result_response(datasette, request, result, db.name)
 
@@ -67,7 +77,7 @@ async def uploaded_image(request, limit: int) -> tuple[bytes, dict]:
     """Return the uploaded image bytes and the text fields sent with them."""
     kind = content_type(request)
     if kind.startswith("image/"):
-        return await read_body(request, limit), dict(request.args.items())
+        return await read_body(request, limit), {key: request.args.get(key) for key in request.args}
     if kind != "multipart/form-data":
         raise BadRequest(
             f"Content-Type {kind or 'none'!r} is not an upload; send multipart/form-data "

@@ -11,7 +11,13 @@ import time
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest
 
-from laionlens.comparison import InvalidImage, open_image, png_bytes
+from laionlens.comparison import (
+    ComparisonUnavailable,
+    InvalidImage,
+    check_ready,
+    open_image,
+    png_bytes,
+)
 from laionlens.config import lens_config
 from laionlens.generators import (
     GeneratorError,
@@ -97,8 +103,11 @@ async def run_generation(datasette, request, config, params, k, context):
     """Generate under the concurrency cap, then compare, store and answer."""
     try:
         backend = backend_from_config(config["generator"])
+        await check_ready(datasette, config)
     except GeneratorError as error:
         return await error_response(datasette, request, error.status, str(error), TEMPLATE, context)
+    except ComparisonUnavailable as error:
+        return await error_response(datasette, request, 503, str(error), TEMPLATE, context)
     slots = generation_slots(datasette, config["generator"].get("max_concurrent") or 1)
     if not slots.try_acquire():
         message = f"All {slots.limit} generation slot(s) are busy; retry in {slots.retry_after()} s"
@@ -127,8 +136,12 @@ async def compare_generated(datasette, request, config, params, k, generated, st
     record.prompt, record.negative_prompt = params.prompt, params.negative_prompt
     record.duration_ms = round((time.monotonic() - started) * 1000)
     db = await images_database(datasette)
-    extra = {"backend_details": generated.details}
-    data = await compare_and_store(datasette, db, config, image, record, k, extra)
+    try:
+        data = await compare_and_store(datasette, db, config, image, record, k,
+                                       {"backend_details": generated.details})
+    except ComparisonUnavailable as error:
+        log_generation(None, generated.backend, "compare_failed", started)
+        return await error_response(datasette, request, 503, str(error), TEMPLATE, context)
     log_generation(data["id"], generated.backend, "ok", started)
     return await result_response(datasette, request, data, db.name)
 
