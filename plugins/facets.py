@@ -3,7 +3,7 @@
 For the whole table the counts come from ``domains.image_count``, kept by the ingest,
 so no page groups millions of rows. For a search or filter the matching rows are
 grouped by domain under ``facet_time_limit_ms``; past it the facet is reported in
-``facets_timed_out`` instead. Enable it with ``facets: [{domain: domain_id}]`` in the
+``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``. Enable it with ``facets: [{domain: domain_id}]`` in the
 table metadata (metadata.yml does) or ``?_facet_domain=domain_id``.
 """
 
@@ -50,7 +50,10 @@ class DomainFacet(Facet):
             try:
                 rows = await self.domain_counts(column)
             except QueryInterrupted:
+                # Datasette 0.65 puts facets_timed_out in the HTML page only, so an
+                # empty facet marked timed_out tells JSON clients too.
                 timed_out.append(column)
+                results.append(dict(self.facet_info(column, config["source"], []), timed_out=True))
                 continue
             results.append(self.facet_info(column, config["source"], rows))
         return results, timed_out

@@ -1,6 +1,7 @@
 """Tiny LAION-like databases for the search, count, facet and render tests."""
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,6 +46,12 @@ def build_database(folder: Path, rows: list[dict], name: str = "lens") -> Path:
     db_path = folder / f"{name}.db"
     ingest_paths([write_shard(folder / f"{name}.parquet", rows)], db_path)
     return db_path
+
+
+def domain_id(db_path: Path, domain: str) -> int:
+    """Return the id the ingest gave ``domain``."""
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("select id from domains where domain = ?", [domain]).fetchone()[0]
 
 
 def get(datasette, path: str, **params):
