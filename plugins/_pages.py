@@ -90,6 +90,7 @@ def image_item(datasette, database_name: str, row: dict, unsafe_threshold: float
         "punsafe": punsafe,
         "pwatermark": row.get("pwatermark"),
         "domain": row.get("domain"),
+        "similarity": row.get("similarity"),
         "row_url": datasette.urls.row(database_name, "images", str(row["id"])),
         "thumbnail": None if hidden else row["url"],
         "hidden": hidden,

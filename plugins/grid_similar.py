@@ -9,6 +9,8 @@ import logging
 from datasette.utils.asgi import NotFound
 
 from laionlens.config import lens_config
+from laionlens.neighbours import row_neighbours
+from laionlens.vectors import VectorIndexError
 from plugins._pages import int_param
 
 log = logging.getLogger("laionlens.grid")
@@ -27,13 +29,16 @@ async def similar_page(datasette, database, request, row_id: int, filters: dict,
     offset = int_param(request, "_next", 0, 0, config["k_max"])
     if not (await database.execute("SELECT 1 FROM images WHERE id = ?", [row_id])).rows:
         raise NotFound(f"No image with id {row_id}; it may have been removed")
-    try:
-        from laionlens.neighbours import row_neighbours
-    except ImportError:
-        return {"rows": [], "next": None,
-                "message": "Similarity search is not available in this installation."}
     k = min(offset + size + 1, config["k_max"])
-    rows = await row_neighbours(datasette, database, row_id, k, filters)
+    try:
+        rows = await row_neighbours(datasette, database, row_id, k, filters)
+    except VectorIndexError as error:
+        log.error("similar images of row %d failed: %s", row_id, error)
+        return {"rows": [], "next": None, "message": f"Similarity search failed: {error}"}
+    if not rows and offset == 0:
+        return {"rows": [], "next": None, "message": (
+            f"No similar images for row {row_id}: it is not in the vector index (rows ingested "
+            "after the index was built are not), or no neighbour passes the filters.")}
     page = rows[offset:offset + size]
-    more = len(rows) > offset + size
+    more = len(rows) > offset + size and offset + size < config["k_max"]
     return {"rows": page, "next": offset + size if more else None, "message": None}

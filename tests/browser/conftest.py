@@ -102,13 +102,34 @@ def lens_db(tmp_path_factory, image_server) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lens_server(lens_db, tmp_path_factory) -> str:
-    """Run ``laionlens serve`` over the test database; return its base URL."""
+def lens_index(lens_db) -> Path:
+    """A FAISS index over the test rows whose vectors cluster by photo, so that the
+    neighbours of a cat photo are the other cat photos."""
+    import numpy as np
+
+    from laionlens.vectors import build_index
+
+    rng = np.random.default_rng(3)
+    centres = {photo: rng.normal(size=32) for photo in PHOTOS}
+    drift = rng.normal(size=32)
+    rows = corpus_rows("http://127.0.0.1", PHOTOS)
+    vectors = [centres[row["url"].rsplit("/", 1)[1].split(".")[0]] + 0.05 * number * drift
+               for number, row in enumerate(rows)]
+    path = lens_db.parent / "lens.faiss"
+    build_index(path, np.arange(1, len(rows) + 1), np.array(vectors), model_name="ViT-B-32",
+                pretrained="laion2b_s34b_b79k", checkpoint=None, preprocess_id="test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lens_server(lens_db, lens_index, tmp_path_factory) -> str:
+    """Run ``laionlens serve`` over the test database and index; return its base URL."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "laionlens", "serve", "--db", str(lens_db), "--port", str(port)],
+            [sys.executable, "-m", "laionlens", "serve", "--db", str(lens_db), "--port", str(port),
+             "--index", str(lens_index)],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
