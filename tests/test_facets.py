@@ -31,9 +31,9 @@ def test_facets_whole_table_reads_domains_table(tmp_path, corpus_db, lens_datase
     db_path = shutil.copy(corpus_db, tmp_path / "lens.db")
     with sqlite3.connect(db_path) as conn:
         conn.execute("update domains set image_count = 999 where domain = 'example.org'")
-    data, facet, counts = domain_facet(lens_datasette(db_path))
+    _, facet, counts = domain_facet(lens_datasette(db_path))
     assert counts == {"example.org": 999, "example.net": 13, "example.com": 8, "images.example.com": 8}
-    assert list(counts)[0] == "example.org"  # largest first
+    assert next(iter(counts)) == "example.org"  # largest first
     assert facet["type"] == "domain" and not facet["hideable"]
 
 
