@@ -121,7 +121,8 @@ async def compare(datasette, db, config: dict, image: Image.Image, prompt: str |
         row["phash_distance"] = distances.get(row["id"])
     counts = None
     if prompt:
-        counts = await prompt_counts(db, db.name, prompt, int(config["count_cap"]))
+        table_path = datasette.urls.table(db.name, "images")
+        counts = await prompt_counts(db, table_path, prompt, int(config["count_cap"]))
     return {
         "neighbours": neighbours,
         "verdict": verdict(neighbours, float(config["replication_threshold"]), distances),

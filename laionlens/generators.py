@@ -24,35 +24,44 @@ BACKENDS = ("automatic1111", "openai", "none")
 
 
 class GeneratorError(Exception):
-    """A generation failed; ``status`` is the HTTP status to answer with."""
+    """A generation failed; ``status`` is the HTTP status to answer with and ``kind``
+    the short name that the generation log records."""
 
+    kind = "failed"
     status = 502
 
 
 class GeneratorConfigError(GeneratorError):
     """The generator section of the plugin configuration cannot be used."""
 
+    kind = "misconfigured"
     status = 503
 
 
 class GeneratorDisabled(GeneratorError):
     """The configured backend is ``none``: only uploaded images can be compared."""
 
+    kind = "disabled"
     status = 400
 
 
 class GeneratorUnavailable(GeneratorError):
     """The generator could not be reached (connection refused, reset, DNS failure)."""
 
+    kind = "unavailable"
+
 
 class GeneratorTimeout(GeneratorError):
     """The generator did not answer within ``timeout_s``."""
 
+    kind = "timeout"
     status = 504
 
 
 class GeneratorBadResponse(GeneratorError):
     """The generator answered, but not with an image we can read."""
+
+    kind = "bad_response"
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,11 @@ def phrase_query(prompt: str) -> str | None:
     return '"' + text.replace('"', '""') + '"' if text else None
 
 
-def search_link(database: str, query: str, raw: bool = False) -> str:
+def search_link(table_path: str, query: str, raw: bool = False) -> str:
     params = {"_search": query}
     if raw:
         params["_searchmode"] = "raw"
-    return f"/{database}/images?{urlencode(params)}"
+    return f"{table_path}?{urlencode(params)}"
 
 
 async def count_matches(db, query: str, cap: int) -> dict:
@@ -59,18 +59,19 @@ async def count_matches(db, query: str, cap: int) -> dict:
     return {"count": min(count, cap), "capped": count > cap, "timed_out": False}
 
 
-async def prompt_counts(db, database: str, prompt: str, cap: int) -> dict:
+async def prompt_counts(db, table_path: str, prompt: str, cap: int) -> dict:
     """Return caption counts with search links for each word of ``prompt``, for all its
-    words anywhere in a caption, and for its words as one exact phrase."""
+    words anywhere in a caption, and for its words as one exact phrase. ``table_path``
+    is the URL path of the images table, such as ``/laion/images``."""
     words = []
     for word in prompt_words(prompt):
         counted = await count_matches(db, literal_query(word), cap)
-        words.append({"word": word, **counted, "search_url": search_link(database, word)})
+        words.append({"word": word, **counted, "search_url": search_link(table_path, word)})
     return {
         "words": words,
-        "all_words": await whole_prompt_count(db, literal_query(prompt), search_link(database, prompt), cap),
+        "all_words": await whole_prompt_count(db, literal_query(prompt), search_link(table_path, prompt), cap),
         "phrase": await whole_prompt_count(
-            db, phrase_query(prompt), search_link(database, phrase_query(prompt) or "", raw=True), cap
+            db, phrase_query(prompt), search_link(table_path, phrase_query(prompt) or "", raw=True), cap
         ),
         "cap": cap,
     }

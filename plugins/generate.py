@@ -117,7 +117,7 @@ async def run_generation(datasette, request, config, params, k, context):
     try:
         generated = await backend.generate(params)
     except GeneratorError as error:
-        log_generation(None, backend.name, type(error).__name__, started)
+        log_generation(None, backend.name, error.kind, started)
         return await error_response(datasette, request, error.status, str(error), TEMPLATE, context)
     finally:
         slots.release(time.monotonic() - started)

@@ -326,3 +326,39 @@ def test_compare_unrelated_image_is_not_a_near_copy(lens_datasette, corpus, lens
     assert verdict["best_similarity"] < THRESHOLD
     assert verdict["phash_near_copy"] is False
     assert response.json()["prompt_counts"] is None
+
+
+@pytest.mark.parametrize(
+    "path, headers",
+    [
+        ("/-/generate", {"accept": "application/json"}),
+        ("/-/generate?_format=json", {}),
+        ("/-/generate.json", {"accept": "text/html"}),  # the suffix wins
+    ],
+)
+def test_generate_json_negotiation(lens_datasette, corpus, lens_db, path, headers):
+    with FakeGenerator(png_of(photo("rocket"))) as server:
+        datasette = make_datasette(lens_datasette, corpus, lens_db, **a1111(server.base_url))
+        response = run(datasette.client.post(path, json={"prompt": "rocket"}, headers=headers))
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["neighbours"][0]["id"] == corpus["ids"]["rocket"]
+
+
+def test_compare_html_upload_shows_result_page(lens_datasette, corpus, lens_db):
+    datasette = make_datasette(lens_datasette, corpus, lens_db, backend="none")
+    files = {"image": ("moon.png", png_of(photo("hubble_deep_field")), "image/png")}
+    response = run(datasette.client.post("/-/compare", files=files, data={"prompt": "galaxies"}))
+    assert response.status_code == 200
+    assert "Uploaded image" in response.text
+    assert PHOTOS["hubble_deep_field"] in response.text
+    assert "/lens/images?_search=galaxies" in response.text
+    permalink = run(datasette.client.get("/-/generations/1?_format=json")).json()
+    assert permalink["source"] == "upload" and permalink["prompt"] == "galaxies"
+
+
+def test_generate_failure_is_logged_with_backend_and_status(lens_datasette, corpus, lens_db, caplog):
+    caplog.set_level(logging.INFO, logger="laionlens")
+    with FakeGenerator(png_of(photo("rocket")), mode="garbled") as server:
+        datasette = make_datasette(lens_datasette, corpus, lens_db, **a1111(server.base_url))
+        run(datasette.client.post("/-/generate.json", json={"prompt": "rocket"}))
+    assert "generation id=None backend=automatic1111 status=bad_response duration_ms=" in caplog.text
