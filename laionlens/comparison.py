@@ -35,7 +35,7 @@ class ComparisonUnavailable(RuntimeError):
 
 async def check_ready(datasette, config: dict) -> None:
     """Load the vector index and the CLIP model now, so that a server that cannot compare
-    says so before a generation is paid for. Raises ComparisonUnavailable."""
+    images reports it before any generation runs. Raises ComparisonUnavailable."""
     from laionlens.clip import ClipError, encoder_from_config
     from laionlens.neighbours import index_from_datasette
     from laionlens.vectors import VectorIndexError

@@ -3,8 +3,8 @@ OpenAI-compatible image APIs.
 
 Each backend turns :class:`GenerationParams` into a :class:`GeneratedImage` or raises
 one :class:`GeneratorError` subclass per failure mode, each carrying the HTTP status
-the web layer answers with (502 for a generator that is down or answers nonsense, 504
-for one that is too slow). Messages name the backend and never contain an API key.
+that the web layer returns: 502 when a generator is down or returns something that is
+not an image, 504 when it times out. Messages name the backend and never contain an API key.
 """
 
 import base64
@@ -24,8 +24,8 @@ BACKENDS = ("automatic1111", "openai", "none")
 
 
 class GeneratorError(Exception):
-    """A generation failed; ``status`` is the HTTP status to answer with and ``kind``
-    the short name that the generation log records."""
+    """A generation failed. ``status`` is the HTTP status of the error response, and
+    ``kind`` is the short name that the generation log records."""
 
     kind = "failed"
     status = 502
@@ -52,14 +52,14 @@ class GeneratorUnavailable(GeneratorError):
 
 
 class GeneratorTimeout(GeneratorError):
-    """The generator did not answer within ``timeout_s``."""
+    """The generator sent no response within ``timeout_s``."""
 
     kind = "timeout"
     status = 504
 
 
 class GeneratorBadResponse(GeneratorError):
-    """The generator answered, but not with an image we can read."""
+    """The generator responded, but not with an image that Pillow can read."""
 
     kind = "bad_response"
 
@@ -92,8 +92,10 @@ class GeneratedImage:
 
 
 def decode_image(backend: str, encoded) -> bytes:
-    """Return the bytes of a base64 image from ``backend``; raise GeneratorBadResponse
-    unless they decode to an image Pillow can read."""
+    """Decode a base64 image sent by ``backend`` and return its bytes.
+
+    Raises GeneratorBadResponse unless the bytes are an image that Pillow can read.
+    """
     if not isinstance(encoded, str) or not encoded:
         raise GeneratorBadResponse(f"{backend}: expected a base64 image string, got {type(encoded).__name__}")
     if encoded.startswith("data:"):

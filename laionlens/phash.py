@@ -1,7 +1,8 @@
 """Perceptual-hash distance between an image and local copies of training images.
 
-CLIP similarity says two images mean the same thing; a small perceptual-hash (pHash)
-distance says they look the same pixel for pixel, whatever the model. The two signals
+A high CLIP similarity means that two images show the same thing. A small
+perceptual-hash (pHash) distance means that they look alike pixel for pixel, whatever
+the model. The two signals
 together make a near-copy report harder to explain away. Only training images that
 exist as local files (``images_dir``, named ``<rowid>.<ext>``) can be compared: the
 web process never downloads them.
@@ -17,8 +18,8 @@ log = logging.getLogger("laionlens.phash")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 # Hamming distance (out of 64 bits) at or below which two images are reported as the
-# same picture. A heuristic: resized or recompressed copies usually land under 10,
-# unrelated photos near 32.
+# same picture. This is a heuristic: for a 64-bit pHash, resized or recompressed copies
+# typically differ in under 10 bits, and unrelated photos in about 32 (half the bits).
 NEAR_COPY_DISTANCE = 8
 
 
@@ -52,5 +53,5 @@ def phash_distances(image: Image.Image, images_dir: str | Path, rowids: list[int
             with Image.open(path) as local:
                 distances[rowid] = int(reference - image_phash(local))
         except (UnidentifiedImageError, OSError) as error:
-            log.warning("cannot hash local image %s of row %d: %s", path, rowid, error)
+            log.warning("failed to hash local image %s of row %d: %s", path, rowid, error)
     return distances

@@ -43,7 +43,7 @@ class GenerationSlots:
         self.last_duration_s = duration_s
 
     def retry_after(self) -> int:
-        """Seconds a refused client should wait: about one recent generation."""
+        """Return the seconds a rejected client should wait: about one recent generation."""
         return max(1, math.ceil(self.last_duration_s or 5))
 
 
@@ -71,7 +71,7 @@ def content_type(request) -> str:
 
 
 async def read_body(request, limit: int) -> bytes:
-    """Read the request body, answering 400 as soon as it passes ``limit`` bytes."""
+    """Read the request body, raising BadRequest (400) as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
@@ -120,7 +120,7 @@ async def form_values(request, limit: int) -> dict:
 
 
 def k_value(values: dict, config: dict) -> int:
-    """Return the number of neighbours asked for (``k``), within 1..k_max."""
+    """Return the number of neighbours requested (``k``), within 1..k_max."""
     raw, k_max = values.get("k"), int(config["k_max"])
     if raw is None or raw == "":
         return int(config["k_default"])
@@ -176,7 +176,8 @@ def new_record(source: str, backend: str, data: bytes, png: bytes, image, params
 
 async def error_response(datasette, request, status: int, message: str, template: str,
                          context: dict, headers: dict | None = None) -> Response:
-    """Answer an error as JSON, or as ``template`` showing the form again with ``message``."""
+    """Log an error and return it as JSON, or as ``template`` showing the form again with ``message``."""
+    log.info("%s %s failed with %d: %s", request.method, request.path, status, message)
     if wants_json(request):
         response = Response.json({"ok": False, "status": status, "error": message}, status=status)
     else:

@@ -1,9 +1,9 @@
 """``/-/compare``: upload an image (any generator's output, or any picture) and compare
 it with its nearest training images.
 
-The upload is a multipart/form-data POST with the file in ``image`` and, optionally,
-the ``prompt`` that produced it (for caption counts) and ``k``; a raw ``image/*``
-body works too. Uploads larger than ``max_image_bytes`` get a 400.
+The upload is a multipart/form-data POST with the file in the ``image`` field. Optional
+fields are the ``prompt`` that produced the image (for caption counts) and ``k``. A POST
+whose body is the image itself (``Content-Type: image/*``) also works. Uploads larger than ``max_image_bytes`` get a 400.
 """
 
 import logging

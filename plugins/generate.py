@@ -85,7 +85,8 @@ async def show_form(datasette, request, context):
 
 
 def form_context(config: dict, values: dict) -> dict:
-    """What the form shows: the backend, why it is disabled if it is, and the values sent."""
+    """Build the form's context: the backend, why generation is disabled (if it is), and
+    the values the request sent."""
     settings = config["generator"]
     disabled = None
     try:
@@ -94,13 +95,13 @@ def form_context(config: dict, values: dict) -> dict:
         disabled = str(error)
     defaults = {"prompt": "", "negative_prompt": "", "seed": -1, "steps": 20, "width": 512,
                 "height": 512, "cfg_scale": 7.0, "k": config["k_default"]}
-    shown = {key: values.get(key, default) for key, default in defaults.items()}
-    return {"backend": settings.get("backend"), "disabled": disabled, "values": shown,
+    field_values = {key: values.get(key, default) for key, default in defaults.items()}
+    return {"backend": settings.get("backend"), "disabled": disabled, "values": field_values,
             "threshold": config["replication_threshold"]}
 
 
 async def run_generation(datasette, request, config, params, k, context):
-    """Generate under the concurrency cap, then compare, store and answer."""
+    """Generate under the concurrency cap, then compare, store and return the result."""
     try:
         backend = backend_from_config(config["generator"])
         await check_ready(datasette, config)

@@ -2,8 +2,8 @@
 
 It speaks just enough of two APIs: AUTOMATIC1111's ``POST /sdapi/v1/txt2img`` and the
 OpenAI-compatible ``POST /v1/images/generations``. Instead of generating anything it
-answers with one fixed image, so a test knows which training image must come back
-as the nearest neighbour. ``mode`` makes it misbehave the ways real servers do.
+returns one fixed image, so a test can tell which training image must come back as
+the nearest neighbour. ``mode`` makes it misbehave the ways real servers do.
 """
 
 import base64
@@ -19,12 +19,12 @@ MODES = ("ok", "slow", "garbled", "bad_image", "hold", "error")
 class FakeGenerator:
     """``with FakeGenerator(png) as server:`` serves at ``server.base_url``.
 
-    Modes: ``ok`` answers at once; ``slow`` waits ``delay_s`` first; ``garbled`` sends
-    a body that is not JSON; ``bad_image`` sends JSON whose image is not base64 of an
-    image; ``hold`` signals ``received`` and waits for ``release``; ``error`` answers
-    HTTP 500. With ``api_key`` set, the OpenAI route wants ``Authorization: Bearer``
-    with that key and otherwise answers 401 echoing the header it got, as a careless
-    server might.
+    Modes: ``ok`` responds at once. ``slow`` waits ``delay_s`` first. ``garbled`` sends
+    a body that is not JSON. ``bad_image`` sends JSON whose image is not base64 of an
+    image. ``hold`` sets ``received`` and waits for ``release``. ``error`` returns HTTP
+    500. With ``api_key`` set, the OpenAI route wants ``Authorization: Bearer``
+    with that key and otherwise returns 401 with the received header in the body, as a
+    careless server might.
     """
 
     def __init__(self, image_png: bytes, mode: str = "ok", delay_s: float = 0.0, api_key=None):
@@ -67,7 +67,7 @@ class FakeGenerator:
         self.stop()
 
     def wait(self) -> None:
-        """Hold the current request as the mode asks, returning early on stop."""
+        """Delay the current request as the mode requires, returning early on stop."""
         if self.mode == "slow":
             self.stopping.wait(self.delay_s)
         elif self.mode == "hold":
@@ -131,6 +131,6 @@ def _handler_class(fake: FakeGenerator):
             try:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up first, which is what the slow mode tests
+                pass  # the client timed out first, which is what the slow mode tests
 
     return Handler

@@ -1,7 +1,8 @@
-"""Generating through a local AUTOMATIC1111-compatible server (and an OpenAI-compatible
-one), uploading, and reopening stored comparisons, end to end: real SQLite, real
-Datasette, a real FAISS index of skimage photos embedded with a tiny random-weight
-CLIP model, and real HTTP to 127.0.0.1.
+"""Generation through a local AUTOMATIC1111-compatible server (and an OpenAI-compatible
+one), uploads, and reopened permalinks, end to end.
+
+Everything is real: SQLite, Datasette, a FAISS index of skimage photos embedded with
+a tiny random-weight CLIP model, and HTTP to 127.0.0.1.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ from tests.lens_pages_db import build_db
 
 pytestmark = pytest.mark.clip
 
-# skimage photo name -> caption of the training row that holds it.
+# skimage photo name -> caption of the training row that contains it.
 PHOTOS = {
     "astronaut": "portrait of an astronaut in a white space suit",
     "coffee": "a cup of coffee on a saucer",
