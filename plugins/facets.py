@@ -3,7 +3,10 @@
 For the whole table the counts come from ``domains.image_count``, kept by the ingest,
 so no page groups millions of rows. For a search or filter the matching rows are
 grouped by domain under ``facet_time_limit_ms``; past it the facet is reported in
-``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``. Enable it with ``facets: [{domain: domain_id}]`` in the
+``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``.
+Like the result count, the grouping reads at most ``count_cap`` matches: beyond that
+the facet carries ``"sample": count_cap``, meaning its counts cover the first
+``count_cap`` matches only, and the page says so. Enable it with ``facets: [{domain: domain_id}]`` in the
 table metadata (metadata.yml does) or ``?_facet_domain=domain_id``.
 """
 
@@ -16,6 +19,16 @@ from datasette.utils.asgi import BadRequest
 from laionlens.config import lens_config
 
 DOMAIN_COLUMN = "domain_id"
+# Domain counts of a filtered page, over its first count_cap matches at most, so a
+# common word costs the same as a rare one. "probed" tells whether there were more.
+SAMPLE_COUNTS_SQL = """
+with probe as (select {column} as value from ({sql}) limit :lens_facet_cap + 1),
+sample as (select value from probe limit :lens_facet_cap),
+counts as (select value, count(*) as n from sample where value is not null group by value)
+select counts.value, domains.domain, counts.n, (select count(*) from probe) as probed
+from counts join domains on domains.id = counts.value
+order by counts.n desc, domains.domain limit :lens_facet_limit
+"""
 # Query string arguments that narrow the rows without being column filters.
 NARROWING_ARGS = ("_where", "_through")
 
@@ -48,18 +61,19 @@ class DomainFacet(Facet):
                     f"use _facet_domain={DOMAIN_COLUMN}, or _facet={column} for a plain facet"
                 )
             try:
-                rows = await self.domain_counts(column)
+                rows, sample = await self.domain_counts()
             except QueryInterrupted:
                 # Datasette 0.65 puts facets_timed_out in the HTML page only, so an
                 # empty facet marked timed_out tells JSON clients too.
                 timed_out.append(column)
                 results.append(dict(self.facet_info(column, config["source"], []), timed_out=True))
                 continue
-            results.append(self.facet_info(column, config["source"], rows))
+            results.append(dict(self.facet_info(column, config["source"], rows), sample=sample))
         return results, timed_out
 
-    async def domain_counts(self, column: str) -> list:
-        """Return (id, domain, count) rows, largest first, one more than the facet size."""
+    async def domain_counts(self) -> tuple[list, int | None]:
+        """Return (id, domain, count) rows, largest first and one more than the facet
+        size, and the number of matches they were counted over (None: all of them)."""
         limit = self.size() + 1
         db = self.ds.get_database(self.database)
         if not is_filtered(self.request):
@@ -67,15 +81,16 @@ class DomainFacet(Facet):
                 "select id, domain, image_count from domains where image_count > 0 "
                 "order by image_count desc, domain limit :limit"
             )
-            return (await db.execute(sql, {"limit": limit})).rows
-        sql = (
-            f"select counts.value, domains.domain, counts.n from (select {escape_sqlite(column)}"
-            f" as value, count(*) as n from ({self.sql}) where value is not null group by value"
-            f" order by n desc limit {limit}) as counts join domains on domains.id = counts.value"
-            " order by counts.n desc, domains.domain"
-        )
-        time_limit = int(lens_config(self.ds)["facet_time_limit_ms"])
-        return (await db.execute(sql, self.params, custom_time_limit=time_limit)).rows
+            return (await db.execute(sql, {"limit": limit})).rows, None
+        config = lens_config(self.ds)
+        cap = int(config["count_cap"])
+        sql = SAMPLE_COUNTS_SQL.format(column=escape_sqlite(DOMAIN_COLUMN), sql=self.sql)
+        params = dict(self.params, lens_facet_cap=cap, lens_facet_limit=limit)
+        rows = (await db.execute(
+            sql, params, custom_time_limit=int(config["facet_time_limit_ms"])
+        )).rows
+        probed = rows[0][3] if rows else 0
+        return [row[:3] for row in rows], (cap if probed > cap else None)
 
     def size(self) -> int:
         requested = self.request.args.get("_facet_size")

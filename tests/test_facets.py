@@ -84,3 +84,13 @@ def test_facets_domain_type_on_other_column_is_400(ds):
 def test_facets_html_lists_domains(ds):
     html = get(ds, "/lens/images", _search="photo").text
     assert 'data-column="domain_id"' in html and "images.example.com" in html
+
+
+def test_facets_large_result_counts_first_cap_matches(corpus_db, lens_datasette):
+    ds = lens_datasette(corpus_db, {"count_cap": 10})
+    _, facet, counts = domain_facet(ds, _search="photo")  # 24 matches
+    assert facet["sample"] == 10 and sum(counts.values()) == 10
+    _, facet, counts = domain_facet(ds, _search="cat")
+    assert facet["sample"] is None and counts == {"example.net": 2}
+    html = get(ds, "/lens/images", _search="photo").text
+    assert "(domain counts cover the first 10)" in html
