@@ -163,31 +163,6 @@ def top_terms(captions, exclude=(), limit: int = 20) -> list[dict]:
     ]
 
 
-def terms_by_lift(conn, captions, exclude, dataset_rows: int, limit: int = 25) -> list[dict]:
-    """Rank the terms of ``captions`` by lift: P(term | caption matched) / P(term).
-
-    P(term | matched) comes from the sample, P(term) from the whole index. Terms found in
-    fewer than ``min_count`` sampled captions are dropped, since a lift computed from
-    one or two captions is noise.
-    """
-    sample = len(captions)
-    if sample == 0 or dataset_rows == 0:
-        return []
-    min_count = max(2, sample // 500)
-    counts = caption_term_counts(captions, exclude)
-    candidates = [(t, c) for t, c in counts.most_common(300) if c >= min_count]
-    overall = doc_counts(conn, [term for term, _ in candidates])
-    ranked = []
-    for term, count in candidates:
-        if overall[term] < count:
-            continue  # the tokenizer here and FTS5's disagree on this term; skip it
-        lift = (count / sample) / (overall[term] / dataset_rows)
-        ranked.append({"term": term, "count": count, "sample": sample,
-                       "overall": overall[term], "lift": lift})
-    ranked.sort(key=lambda item: (-item["lift"], -item["count"]))
-    return ranked[:limit]
-
-
 def domain_counts(rows, limit: int = 10) -> list[dict]:
     """Return the most frequent domains among ``rows`` with their counts."""
     counts = Counter(row["domain"] or "(unknown)" for row in rows)

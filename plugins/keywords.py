@@ -4,13 +4,13 @@ For a word or phrase: how many captions hold it and what share of the dataset th
 is, the terms that come with it ranked by lift, and examples. A single word's count is
 read from the full-text index's vocabulary; a phrase is counted up to ``count_cap``.
 Co-occurring terms come from a sample of matches (the highest ids), whose size the
-page states.
+page states; how their overall counts are found is explained in laionlens/lift.py.
 """
 
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest
 
-from laionlens import caption_stats
+from laionlens import caption_stats, lift
 from laionlens.config import lens_config
 from plugins._pages import (
     flag_param,
@@ -21,8 +21,9 @@ from plugins._pages import (
     text_param,
 )
 
-SAMPLE_SIZE = 5000
+SAMPLE_SIZE = 2000
 EXAMPLES = 12
+_BACKGROUND = "_laionlens_term_background"
 
 
 def keyword_count(conn, keyword: str, count_cap: int) -> tuple[int, bool]:
@@ -33,7 +34,8 @@ def keyword_count(conn, keyword: str, count_cap: int) -> tuple[int, bool]:
     return caption_stats.match_count(conn, caption_stats.phrase_query(keyword), cap=count_cap)
 
 
-def keyword_figures(conn, keyword: str, count_cap: int, sample_size: int = SAMPLE_SIZE) -> dict:
+def keyword_figures(conn, keyword: str, count_cap: int, background: dict,
+                    sample_size: int = SAMPLE_SIZE) -> dict:
     """Return the figures for one keyword (blocking; run in execute_fn)."""
     query = caption_stats.phrase_query(keyword)
     dataset_rows = caption_stats.indexed_rows(conn)
@@ -48,21 +50,35 @@ def keyword_figures(conn, keyword: str, count_cap: int, sample_size: int = SAMPL
         "count_exact": exact,
         "share": count / dataset_rows if dataset_rows else 0.0,
         "sample_size": len(sample),
-        "co_terms": caption_stats.terms_by_lift(conn, captions, exclude, dataset_rows),
+        "co_terms": lift.terms_by_lift(conn, captions, exclude, dataset_rows, background),
         "rows": sorted(sample, key=lambda row: -(row["aesthetic"] or 0))[:EXAMPLES],
     }
 
 
-def explore(conn, keyword: str, versus: str | None, count_cap: int) -> dict:
+def explore(conn, keyword: str, versus: str | None, count_cap: int, background: dict) -> dict:
     """Return the figures for ``keyword``, and for ``versus`` with the overlap if given."""
     result = {"dataset_rows": caption_stats.indexed_rows(conn), "count_cap": count_cap,
-              "q": keyword_figures(conn, keyword, count_cap), "vs": None, "both": None}
+              "background_size": background["size"], "background_complete": background["complete"],
+              "q": keyword_figures(conn, keyword, count_cap, background), "vs": None, "both": None}
     if versus:
-        result["vs"] = keyword_figures(conn, versus, count_cap)
+        result["vs"] = keyword_figures(conn, versus, count_cap, background)
         both = result["q"]["fts_query"] + " AND " + result["vs"]["fts_query"]
         count, exact = caption_stats.match_count(conn, both, cap=count_cap)
         result["both"] = {"count": count, "exact": exact}
     return result
+
+
+async def background_for(datasette, database) -> dict:
+    """Background term counts of ``database`` (see laionlens.lift), kept on the Datasette
+    instance and recomputed when the number of indexed rows changes."""
+    rows = await database.execute_fn(caption_stats.indexed_rows)
+    cache = getattr(datasette, _BACKGROUND, None)
+    if cache is None:
+        cache = {}
+        setattr(datasette, _BACKGROUND, cache)
+    if database.name not in cache or cache[database.name][0] != rows:
+        cache[database.name] = (rows, await database.execute_fn(lift.background_counts))
+    return cache[database.name][1]
 
 
 def add_examples(datasette, database_name: str, figures: dict, threshold: float, show_unsafe: bool):
@@ -79,9 +95,10 @@ async def keywords_page(datasette, request):
     versus = text_param(request, "vs", required=False)
     config = lens_config(datasette)
     database = await images_database(datasette)
+    background = await background_for(datasette, database)
     try:
         result = await database.execute_fn(
-            lambda conn: explore(conn, keyword, versus, config["count_cap"]))
+            lambda conn: explore(conn, keyword, versus, config["count_cap"], background))
     except caption_stats.EmptyQueryError as error:
         raise BadRequest(str(error))
     show_unsafe = flag_param(request, "_unsafe")

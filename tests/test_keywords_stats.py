@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from laionlens import caption_stats
+from laionlens import caption_stats, lift
 from tests.lens_pages_db import build_db
 
 
@@ -64,3 +64,28 @@ def test_indexed_rows_reads_the_count_fts5_keeps(tmp_path, rows):
 def test_histogram_bins_by_half_points(values, expected):
     bins = caption_stats.histogram(values)
     assert [(b["low"], b["high"], b["count"]) for b in bins] == expected
+
+
+@pytest.mark.parametrize("low, high, size, expected", [
+    (1, 10, 5, [1, 3, 5, 7, 9]),
+    (1, 3, 5, [1, 2, 3]),  # fewer ids than asked: all of them
+    (7, 7, 5, [7]),
+])
+def test_background_ids_spread_evenly(low, high, size, expected):
+    assert lift.background_ids(low, high, size) == expected
+
+
+def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monkeypatch):
+    # 40 captions hold "photo"; "castle" comes with "medieval" (rare) in 3 of them.
+    captions = ["castle medieval photo"] * 3 + ["cat photo"] * 37 + ["sky"] * 40
+    db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": c}
+                                  for i, c in enumerate(captions)])
+    conn = sqlite3.connect(db_path)
+    monkeypatch.setattr(lift, "BACKGROUND_MIN", 4)
+    background = lift.background_counts(conn, size=20)  # every 4th row
+    assert background["size"] == 20 and not background["complete"]
+    sample = [c for c in captions if "castle" in c]
+    terms = {t["term"]: t for t in lift.terms_by_lift(conn, sample, ["castle"], 80, background)}
+    assert (terms["medieval"]["overall"], terms["medieval"]["overall_exact"]) == (3, True)
+    assert (terms["photo"]["overall"], terms["photo"]["overall_exact"]) == (40, False)
+    assert terms["medieval"]["lift"] == pytest.approx(80 / 3)
