@@ -25,6 +25,11 @@ VERDICT_NOTE = (
 )
 
 
+# A small compressed file can decode to gigabytes (a "decompression bomb"). No
+# generator makes images this big, and CLIP sees only a few hundred pixels a side.
+MAX_PIXELS = 40_000_000
+
+
 class InvalidImage(ValueError):
     """Bytes given as an image are not one Pillow can read, or it is far too large."""
 
@@ -57,8 +62,11 @@ def open_image(data: bytes, label: str = "upload") -> Image.Image:
         raise InvalidImage(f"The {label} is empty; send a PNG, JPEG or WebP image")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            check_pixels(image, label)
             image.load()
             return image.convert("RGB")
+    except InvalidImage:
+        raise
     except Image.DecompressionBombError as error:
         raise InvalidImage(f"The {label} has too many pixels to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -66,6 +74,15 @@ def open_image(data: bytes, label: str = "upload") -> Image.Image:
             f"The {label} ({len(data)} bytes) is not an image Pillow can read; "
             "send a PNG, JPEG or WebP file"
         ) from error
+
+
+def check_pixels(image: Image.Image, label: str) -> None:
+    """Raise InvalidImage before decoding an image with more than MAX_PIXELS pixels."""
+    if image.width * image.height > MAX_PIXELS:
+        raise InvalidImage(
+            f"The {label} is {image.width} x {image.height} pixels; the limit is "
+            f"{MAX_PIXELS:,} pixels. Resize it, e.g. to 1024 x 1024, and try again"
+        )
 
 
 def png_bytes(data: bytes, image: Image.Image) -> bytes:

@@ -151,3 +151,13 @@ def test_compare_without_vector_index_is_503(lens_datasette, small_db, png):
     response = post(lens_datasette(small_db), "/-/compare.json", files=files)
     assert response.status_code == 503
     assert "needs a vector index" in response.json()["error"]
+
+
+def test_compare_huge_pixel_count_is_400(lens_datasette, small_db):
+    # 8000 x 8000 of one colour compresses to a few hundred kilobytes.
+    buffer = io.BytesIO()
+    Image.new("L", (8000, 8000)).save(buffer, "PNG")
+    files = {"image": ("bomb.png", buffer.getvalue(), "image/png")}
+    response = post(lens_datasette(small_db), "/-/compare.json", files=files)
+    assert response.status_code == 400
+    assert "8000 x 8000 pixels; the limit is 40,000,000 pixels" in response.json()["error"]
