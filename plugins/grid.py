@@ -116,12 +116,15 @@ async def grid_data(datasette, request) -> dict:
     else:
         page = await search_page(database, request, filters, size)
     show_unsafe = flag_param(request, "_unsafe")
+    source = page.get("source")
+    if source:
+        source = image_item(datasette, database.name, source, config["punsafe_threshold"], show_unsafe)
     items = [image_item(datasette, database.name, row, config["punsafe_threshold"], show_unsafe)
              for row in page["rows"]]
     return {
         "mode": "similar" if similar is not None else ("search" if request.args.get("q") else "all"),
         "q": request.args.get("q"), "similar": similar, "filters": filters, "size": size,
-        "rows": items, "next": page["next"], "message": page["message"],
+        "source": source, "rows": items, "next": page["next"], "message": page["message"],
         "next_url": page_url(request, _next=page["next"]) if page["next"] is not None else None,
         "hidden_count": sum(item["hidden"] for item in items),
         "unsafe_threshold": config["punsafe_threshold"],

@@ -27,18 +27,22 @@ async def similar_page(datasette, database, request, row_id: int, filters: dict,
     if not config["vector_index"]:
         return {"rows": [], "next": None, "message": NOT_CONFIGURED}
     offset = int_param(request, "_next", 0, 0, config["k_max"])
-    if not (await database.execute("SELECT 1 FROM images WHERE id = ?", [row_id])).rows:
+    source = (await database.execute(
+        "SELECT id, url, caption, punsafe FROM images WHERE id = ?", [row_id])).first()
+    if source is None:
         raise NotFound(f"No image with id {row_id}; it may have been removed")
     k = min(offset + size + 1, config["k_max"])
     try:
         rows = await row_neighbours(datasette, database, row_id, k, filters)
     except VectorIndexError as error:
         log.error("similar images of row %d failed: %s", row_id, error)
-        return {"rows": [], "next": None, "message": f"Similarity search failed: {error}"}
+        return {"rows": [], "next": None, "source": dict(source),
+                "message": f"Similarity search failed: {error}"}
     if not rows and offset == 0:
-        return {"rows": [], "next": None, "message": (
+        return {"rows": [], "next": None, "source": dict(source), "message": (
             f"No similar images for row {row_id}: it is not in the vector index (rows ingested "
             "after the index was built are not), or no neighbour passes the filters.")}
     page = rows[offset:offset + size]
     more = len(rows) > offset + size and offset + size < config["k_max"]
-    return {"rows": page, "next": offset + size if more else None, "message": None}
+    return {"rows": page, "next": offset + size if more else None, "source": dict(source),
+            "message": None}

@@ -143,5 +143,7 @@ def test_row_page_links_to_similar_images(page, lens_server):
     if link.count() == 0:
         pytest.skip("The row page has no 'similar images' link: plugins/similar.py does not "
                     "add one in this build (the grid's own similar view is tested above)")
-    link.first.click()
-    assert page.locator("body").inner_text()
+    with page.expect_navigation() as navigation:
+        link.first.click()
+    assert navigation.value.status == 200
+    assert page.locator("img").count() > 0, "the similar-images page shows no image"
