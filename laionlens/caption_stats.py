@@ -57,7 +57,7 @@ def phrase_query(text: str) -> str:
     """
     if not tokens(text):
         raise EmptyQueryError(
-            f"{text!r} has no letters or digits to search for; give a word or a name"
+            f"{text!r} has no letters or digits to search for. Give a word or a name."
         )
     return '"' + fts_text(text).replace('"', '""') + '"'
 
@@ -110,7 +110,7 @@ def doc_counts(conn, terms) -> dict[str, int]:
 
 
 def match_count(conn, query: str, cap: int | None = None) -> tuple[int, bool]:
-    """Count the images whose caption matches ``query``; return (count, exact).
+    """Count the images whose caption matches ``query`` and return (count, exact).
 
     With ``cap``, counting stops after cap + 1 matches and exact is False beyond cap.
     """
@@ -170,7 +170,7 @@ def domain_counts(rows, limit: int = 10) -> list[dict]:
 
 
 def histogram(values, width: float = 0.5) -> list[dict]:
-    """Bin ``values`` (None skipped) into bins of ``width``; empty bins inside the range stay."""
+    """Count ``values`` (None skipped) in bins of ``width``, keeping empty bins inside the range."""
     present = [value for value in values if value is not None]
     if not present:
         return []

@@ -24,7 +24,7 @@ async def images_database(datasette):
     for database in datasette.databases.values():
         if database.name != "_internal" and await database.table_exists("images"):
             return database
-    raise NotFound("No attached database has an images table; build one with laionlens ingest")
+    raise NotFound("No attached database has an images table. Build one with: laionlens ingest SOURCE --db FILE")
 
 
 def wants_json(request) -> bool:
@@ -33,7 +33,7 @@ def wants_json(request) -> bool:
 
 
 def text_param(request, name: str, required: bool = True) -> str | None:
-    """Return the stripped text of parameter ``name``; a missing required one is a 400."""
+    """Return the stripped text of parameter ``name``, raising a 400 if a required one is missing."""
     value = (request.args.get(name) or "").strip()
     if not value and required:
         raise BadRequest(f"Parameter {name!r} is required, e.g. ?{name}=cat")
@@ -48,9 +48,9 @@ def float_param(request, name: str, low: float, high: float) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not a number; give one from {low} to {high}")
+        raise BadRequest(f"{name}={raw!r} is not a number. Give one from {low} to {high}")
     if not (math.isfinite(value) and low <= value <= high):
-        raise BadRequest(f"{name}={raw!r} is out of range; give a number from {low} to {high}")
+        raise BadRequest(f"{name}={raw!r} is out of range. Give a number from {low} to {high}")
     return value
 
 
@@ -62,9 +62,9 @@ def int_param(request, name: str, default: int | None, low: int, high: int) -> i
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not a whole number; give one from {low} to {high}")
+        raise BadRequest(f"{name}={raw!r} is not a whole number. Give one from {low} to {high}")
     if not low <= value <= high:
-        raise BadRequest(f"{name}={raw!r} is out of range; give a whole number from {low} to {high}")
+        raise BadRequest(f"{name}={raw!r} is out of range. Give a whole number from {low} to {high}")
     return value
 
 
@@ -98,7 +98,7 @@ def image_item(datasette, database_name: str, row: dict, unsafe_threshold: float
 
 
 async def form_response(datasette, request, template: str, param: str):
-    """Answer a page opened without its main parameter: the bare form in HTML, a 400 in JSON."""
+    """Respond to a page opened without its main parameter: the bare form in HTML, a 400 in JSON."""
     if wants_json(request):
         raise BadRequest(f"Parameter {param!r} is required, e.g. ?{param}=cat")
     context = {"stylesheet": STYLESHEET, "script": SCRIPT, "empty": True}

@@ -91,7 +91,7 @@ async def search_page(database, request, filters: dict, size: int) -> dict:
     try:
         result = await database.execute(sql, params)
     except QueryInterrupted:
-        raise BadRequest("This search took too long; add words or loosen the score filters")
+        raise BadRequest("This search timed out. Add words to the query or loosen the score filters.")
     rows = [dict(row) for row in result.rows]
     next_cursor = rows[size - 1]["id"] if len(rows) > size else None
     return {"rows": rows[:size], "next": next_cursor, "message": None}
@@ -110,6 +110,12 @@ async def grid_data(datasette, request) -> dict:
     similar = int_param(request, "similar", None, 1, 2**63 - 1)
     if similar is not None and request.args.get("q"):
         raise BadRequest("Give either q (a caption search) or similar (a row id), not both")
+    if similar is not None:
+        mode = "similar"
+    elif request.args.get("q"):
+        mode = "search"
+    else:
+        mode = "all"
     database = await images_database(datasette)
     if similar is not None:
         page = await grid_similar.similar_page(datasette, database, request, similar, filters, size)
@@ -122,7 +128,7 @@ async def grid_data(datasette, request) -> dict:
     items = [image_item(datasette, database.name, row, config["punsafe_threshold"], show_unsafe)
              for row in page["rows"]]
     return {
-        "mode": "similar" if similar is not None else ("search" if request.args.get("q") else "all"),
+        "mode": mode,
         "q": request.args.get("q"), "similar": similar, "filters": filters, "size": size,
         "source": source, "rows": items, "next": page["next"], "message": page["message"],
         "next_url": page_url(request, _next=page["next"]) if page["next"] is not None else None,

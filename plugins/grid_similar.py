@@ -1,7 +1,7 @@
 """The ``?similar=ROWID`` source of the image grid: a row's nearest neighbours.
 
 Kept apart from plugins/grid.py because it depends on the vector index, which is
-optional: without one the grid says how to configure it instead of failing.
+optional: without one the grid shows how to configure it instead of failing.
 """
 
 import logging
@@ -22,7 +22,7 @@ NOT_CONFIGURED = (
 
 
 async def similar_page(datasette, database, request, row_id: int, filters: dict, size: int) -> dict:
-    """Return one page of the neighbours of ``row_id``; ``_next`` is an offset here."""
+    """Return one page of the neighbours of ``row_id``. Here ``_next`` is an offset."""
     config = lens_config(datasette)
     if not config["vector_index"]:
         return {"rows": [], "next": None, "message": NOT_CONFIGURED}
@@ -30,7 +30,7 @@ async def similar_page(datasette, database, request, row_id: int, filters: dict,
     source = (await database.execute(
         "SELECT id, url, caption, punsafe FROM images WHERE id = ?", [row_id])).first()
     if source is None:
-        raise NotFound(f"No image with id {row_id}; it may have been removed")
+        raise NotFound(f"No image with id {row_id}. It may have been removed.")
     k = min(offset + size + 1, config["k_max"])
     try:
         rows = await row_neighbours(datasette, database, row_id, k, filters)

@@ -4,7 +4,7 @@ For a word or phrase: how many captions hold it and what share of the dataset th
 is, the terms that come with it ranked by lift, and examples. A single word's count is
 read from the full-text index's vocabulary; a phrase is counted up to ``count_cap``.
 Co-occurring terms come from a sample of matches (the highest ids), whose size the
-page states; how their overall counts are found is explained in laionlens/lift.py.
+page states. laionlens/lift.py explains how their overall counts are found.
 """
 
 from datasette import hookimpl

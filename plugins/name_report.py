@@ -1,8 +1,8 @@
 """Name report for artists: ``/-/name?name=Greg+Rutkowski`` (and ``/-/name.json``).
 
-How many captions mention a name as a phrase (an exact count), and, from the matches
-with the highest ids, where the images come from, which words appear with the name,
-how their aesthetic scores spread, and a grid of examples. The export of every match
+The page gives an exact count of the captions that mention a name as a phrase. From
+the matches with the highest ids it also shows where the images come from, which
+words appear with the name, how their aesthetic scores spread, and example images. The export of every match
 lives in plugins/name_export.py.
 """
 
