@@ -113,12 +113,11 @@ def match_count(conn, query: str, cap: int | None = None) -> tuple[int, bool]:
     """Count the images whose caption matches ``query`` and return (count, exact).
 
     With ``cap``, counting stops after cap + 1 matches and exact is False beyond cap.
+    Only the index is read, without joining ``images``: a removal deletes a row from
+    both (ingest/remove.py), and ``laionlens check`` verifies that they agree.
     """
     limit = "" if cap is None else f" LIMIT {int(cap) + 1}"
-    sql = (
-        "SELECT count(*) FROM (SELECT i.id FROM images_fts f JOIN images i ON i.id = f.rowid"
-        f" WHERE f.images_fts MATCH ?{limit})"
-    )
+    sql = f"SELECT count(*) FROM (SELECT rowid FROM images_fts WHERE images_fts MATCH ?{limit})"
     count = conn.execute(sql, (query,)).fetchone()[0]
     if cap is not None and count > cap:
         return cap, False
