@@ -46,7 +46,9 @@ def asgi_wrapper(datasette):
             if target is None:
                 return await app(scope, receive, send)
             database, is_json = target
-            task = asyncio.create_task(capped_count(datasette, Request(scope, receive), database))
+            # The count covers every page, so it ignores the _next cursor.
+            count_scope = dict(scope, query_string=without_arg(scope, "_next"))
+            task = asyncio.create_task(capped_count(datasette, Request(count_scope, receive), database))
             scope = dict(scope, query_string=with_added_args(scope), **{SCOPE_KEY: task})
             try:
                 await app(scope, receive, json_sender(send, task) if is_json else send)
@@ -84,6 +86,11 @@ def counted_request(datasette, scope) -> tuple[str, bool] | None:
     if args.get("_nocount", MARK) != MARK or args.get("_shape") in ("array", "object"):
         return None
     return database, parts[2].endswith(".json") or args.get("_format") == "json"
+
+
+def without_arg(scope, name: str) -> bytes:
+    pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return urlencode([(key, value) for key, value in pairs if key != name]).encode("latin-1")
 
 
 def with_added_args(scope) -> bytes:

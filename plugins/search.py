@@ -18,12 +18,15 @@ from datasette.filters import FilterArguments, through_filters, where_filters  #
 from datasette.utils import escape_sqlite
 from datasette.utils.asgi import BadRequest
 
+from laionlens.config import lens_config
 from laionlens.text import fts_text, literal_query
 
 log = logging.getLogger("laionlens.search")
 
 FTS_TABLE = "images_fts"
 SEARCH_MODES = ("escaped", "raw")
+# Query string arguments that filter rows without naming a column.
+ROW_FILTER_ARGS = ("_where", "_through")
 # Every word of a literal search is one FTS5 phrase that all rows must contain; past a
 # few hundred words the query only burns CPU, so longer text gets a 400.
 MAX_SEARCH_CHARS = 1000
@@ -45,7 +48,7 @@ def search_filters(request, database, table, datasette):
         metadata = datasette.table_metadata(database, table)
         if metadata.get("fts_table") != FTS_TABLE:
             return await default_filters.search_filters(request, database, table, datasette)()
-        return await caption_search(request, datasette.get_database(database), metadata)
+        return await caption_search(request, datasette, database, metadata)
 
     return inner
 
@@ -72,24 +75,58 @@ def search_mode(request, metadata: dict) -> str:
     return mode
 
 
-async def caption_search(request, db, metadata: dict) -> FilterArguments:
+async def caption_search(request, datasette, database: str, metadata: dict) -> FilterArguments:
     """Build the WHERE clauses for the caption searches in ``request``."""
+    db = datasette.get_database(database)
     pk = escape_sqlite(metadata.get("fts_pk") or "rowid")
     mode = search_mode(request, metadata)
-    clauses, params, descriptions = [], {}, []
-    extra = {"supports_search": True, "search": request.args.get("_search", "")}
-    for i, (column, text) in enumerate(search_arguments(request)):
+    searches = []
+    for column, text in search_arguments(request):
         target = await match_target(db, column)
         query = await fts_query(db, target, text, mode)
-        if query is None:
-            continue
+        if query is not None:
+            searches.append((column, text, target, query))
+    after = prefix_start(request, metadata) if len(searches) == 1 else None
+    limit = int(lens_config(datasette)["count_cap"]) + 1
+    clauses, params, descriptions = [], {}, []
+    extra = {"supports_search": True, "search": request.args.get("_search", "")}
+    for i, (column, text, target, query) in enumerate(searches):
         name = f"lens_search_{i}"
-        clauses.append(f"{pk} in (select rowid from {FTS_TABLE} where {target} match :{name})")
+        subquery = f"select rowid from {FTS_TABLE} where {target} match :{name}"
+        if after is not None:
+            subquery += f" and rowid > :{name}_after order by rowid limit :{name}_limit"
+            params.update({f"{name}_after": after, f"{name}_limit": limit})
+        clauses.append(f"{pk} in ({subquery})")
         params[name] = query
         where = f'column "{column}" ' if column else ""
         descriptions.append(f'search {where}matches "{text}"')
         extra["search"] = text
     return FilterArguments(clauses, params, descriptions, extra)
+
+
+def has_row_filters(request) -> bool:
+    """True when ``request`` filters rows by anything but a search: columns, _where, _through."""
+    return any(
+        not key.startswith("_") or "__" in key or key in ROW_FILTER_ARGS for key in request.args
+    )
+
+
+def prefix_start(request, metadata: dict) -> int | None:
+    """Return the id after which the page starts when only a prefix of the matches is needed.
+
+    ``id IN (all matches)`` makes SQLite collect every match before the first row is
+    returned: over a million ids for a common word at 12 million rows. When the search
+    is the only filter and rows come in id order, a page needs only the next matches
+    after the ``_next`` cursor, and the count and domain facet read at most count_cap + 1
+    of them, so the subquery can stop there. Returns None when that does not hold.
+    """
+    sort = request.args.get("_sort") or metadata.get("sort")
+    if has_row_filters(request) or request.args.get("_sort_desc") or metadata.get("sort_desc"):
+        return None
+    if sort not in (None, "id"):
+        return None
+    cursor = request.args.get("_next") or "0"
+    return int(cursor) if cursor.isdigit() else None
 
 
 async def match_target(db, column: str | None) -> str:

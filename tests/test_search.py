@@ -204,3 +204,26 @@ def test_search_other_tables_keep_datasette_search(tmp_path, lens_datasette):
     ds = lens_datasette(db_path)
     response = get(ds, "/other/notes.json", _search="alpha", _shape="array")
     assert [row["body"] for row in response.json()] == ["alpha beta"]
+
+
+@pytest.mark.parametrize(
+    "params, prefix",
+    [
+        ({}, True),  # search only, id order: the subquery stops after count_cap + 1 ids
+        ({"_sort_desc": "id"}, False),
+        ({"_sort": "caption"}, False),
+        ({"_where": "id > 0"}, False),
+        ({"source_id": "1"}, False),
+    ],
+)
+def test_search_pages_reach_every_match_past_cap(corpus_db, lens_datasette, params, prefix):
+    ds = lens_datasette(corpus_db, {"count_cap": 5})
+    first = get(ds, "/lens/images.json", _search="photo", _size="4", **params).json()
+    assert ("order by rowid limit" in first["query"]["sql"]) is prefix
+    captions, page = [], first
+    while True:
+        captions += [row[2] for row in page["rows"]]
+        if not page["next_url"]:
+            break
+        page = get(ds, page["next_url"].replace("http://localhost", "")).json()
+    assert sorted(captions) == sorted(FILLER)
