@@ -14,6 +14,8 @@ Each figure says which it is. When the background sample contains every row, all
 counts are exact.
 """
 
+import math
+
 from laionlens.caption_stats import caption_term_counts, doc_counts
 
 BACKGROUND_SIZE = 5000
@@ -22,6 +24,8 @@ BACKGROUND_SIZE = 5000
 # rarer terms are looked up exactly.
 BACKGROUND_MIN = 10
 CANDIDATES = 300
+MIN_COUNT = 3
+MIN_SHARE = 0.01
 
 
 def background_ids(low: int, high: int, size: int) -> list[int]:
@@ -65,13 +69,14 @@ def terms_by_lift(conn, captions, exclude, dataset_rows: int, background: dict,
                   limit: int = 25) -> list[dict]:
     """Rank the terms of the sampled ``captions`` by lift, with the counts behind each.
 
-    Terms found in fewer than ``min_count`` sampled captions are dropped: a lift
-    computed from one or two captions is noise.
+    A term must be in at least 1% of the sampled captions, and in 3 of them at least.
+    Below that, lift ranks first the rare words that happen to sit next to the keyword
+    once or twice, which is noise.
     """
     sample = len(captions)
     if sample == 0 or dataset_rows == 0:
         return []
-    min_count = max(2, sample // 500)
+    min_count = max(MIN_COUNT, math.ceil(sample * MIN_SHARE))
     counts = caption_term_counts(captions, exclude)
     candidates = [(t, c) for t, c in counts.most_common(CANDIDATES) if c >= min_count]
     overall = overall_counts(conn, [term for term, _ in candidates], background, dataset_rows)

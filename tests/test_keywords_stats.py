@@ -89,3 +89,17 @@ def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monk
     assert (terms["medieval"]["overall"], terms["medieval"]["overall_exact"]) == (3, True)
     assert (terms["photo"]["overall"], terms["photo"]["overall_exact"]) == (40, False)
     assert terms["medieval"]["lift"] == pytest.approx(80 / 3)
+
+
+@pytest.mark.parametrize("with_term, kept", [
+    (3, False),  # 3 of 400 sampled captions is under 1%
+    (4, True),
+])
+def test_lift_drops_terms_in_under_one_percent_of_the_sample(tmp_path, with_term, kept):
+    sample = ["castle rare"] * with_term + ["castle"] * (400 - with_term)
+    db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": c}
+                                  for i, c in enumerate(sample)])
+    conn = sqlite3.connect(db_path)
+    background = lift.background_counts(conn)
+    terms = lift.terms_by_lift(conn, sample, ["castle"], len(sample), background)
+    assert ("rare" in [t["term"] for t in terms]) is kept
