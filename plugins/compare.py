@@ -6,10 +6,11 @@ fields are the ``prompt`` that produced the image (for caption counts) and ``k``
 whose body is the image itself (``Content-Type: image/*``) also works. Uploads larger than ``max_image_bytes`` get a 400.
 """
 
+import hmac
 import logging
 
 from datasette import hookimpl
-from datasette.utils.asgi import BadRequest, Response
+from datasette.utils.asgi import BadRequest, Forbidden, Response
 
 from laionlens.comparison import (
     ComparisonUnavailable,
@@ -44,6 +45,35 @@ def register_routes():
     return [(r"^/-/compare(\.(?P<format>json))?$", compare_view)]
 
 
+@hookimpl
+def skip_csrf(scope):
+    # asgi-csrf 0.11 crashes (HTTP 500) on every multipart body with python-multipart
+    # 0.0.34, whose FormParser no longer takes the FileClass argument. This route checks
+    # the token of multipart uploads itself (check_csrf). A raw image/* body needs no
+    # token, because a cross-site page cannot send that content type without a CORS
+    # preflight.
+    headers = dict(scope.get("headers") or [])
+    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    on_route = scope.get("path", "") in ("/-/compare", "/-/compare.json")
+    return on_route and (kind == b"multipart/form-data" or kind.startswith(b"image/"))
+
+
+def check_csrf(request, fields: dict) -> None:
+    """Raise Forbidden unless the form's csrftoken field matches the signed CSRF cookie.
+
+    Requests without cookies carry no ambient credentials and pass, as with asgi-csrf.
+    """
+    if not request.headers.get("cookie"):
+        return
+    sent = fields.get("csrftoken", (b"", None))[0].decode("utf-8", "replace")
+    expected = request.scope["csrftoken"]() if "csrftoken" in request.scope else None
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden(
+            "The form's CSRF token is missing or does not match its cookie; "
+            "reload /-/compare and upload again"
+        )
+
+
 async def compare_view(datasette, request):
     config = lens_config(datasette)
     context = {"max_image_bytes": config["max_image_bytes"], "values": {"prompt": "", "k": config["k_default"]},
@@ -58,8 +88,9 @@ async def compare_view(datasette, request):
         context["values"].update({key: values[key] for key in ("prompt", "k") if key in values})
         k = k_value(values, config)
         image = open_image(data, "uploaded file")
-    except (BadRequest, InvalidImage) as error:
-        return await error_response(datasette, request, 400, str(error), TEMPLATE, context)
+    except (BadRequest, Forbidden, InvalidImage) as error:
+        status = getattr(error, "status", 400)
+        return await error_response(datasette, request, status, str(error), TEMPLATE, context)
     prompt = (values.get("prompt") or "").strip() or None
     record = new_record("upload", "upload", data, png_bytes(data, image), image, {"k": k, "prompt": prompt})
     record.prompt = prompt
@@ -85,9 +116,11 @@ async def uploaded_image(request, limit: int) -> tuple[bytes, dict]:
         )
     body = await read_body(request, limit + FORM_OVERHEAD_BYTES)
     fields = multipart_fields(request, body)
+    check_csrf(request, fields)
     if "image" not in fields:
         raise BadRequest(f"No 'image' field in the upload (got: {', '.join(sorted(fields)) or 'none'})")
     data = fields.pop("image")[0]
     if len(data) > limit:
         raise BadRequest(f"The image is {len(data)} bytes; the limit is {limit} bytes")
+    fields.pop("csrftoken", None)
     return data, {name: value.decode("utf-8", "replace") for name, (value, _) in fields.items()}

@@ -363,3 +363,16 @@ def test_generate_failure_is_logged_with_backend_and_status(lens_datasette, corp
         datasette = make_datasette(lens_datasette, corpus, lens_db, **a1111(server.base_url))
         run(datasette.client.post("/-/generate.json", json={"prompt": "rocket"}))
     assert "generation id=None backend=automatic1111 status=bad_response duration_ms=" in caplog.text
+
+
+def test_compare_browser_upload_with_csrf_cookie(lens_datasette, corpus, lens_db):
+    import re
+
+    datasette = make_datasette(lens_datasette, corpus, lens_db, backend="none")
+    form = run(datasette.client.get("/-/compare"))
+    token = re.search(r'name="csrftoken" value="([^"]+)"', form.text).group(1)
+    cookies = {"ds_csrftoken": form.cookies["ds_csrftoken"]}
+    files = {"image": ("rocket.png", png_of(photo("rocket")), "image/png")}
+    response = run(datasette.client.post("/-/compare", files=files, data={"csrftoken": token}, cookies=cookies))
+    assert response.status_code == 200, response.text
+    assert PHOTOS["rocket"] in response.text

@@ -161,3 +161,14 @@ def test_compare_huge_pixel_count_is_400(lens_datasette, small_db):
     response = post(lens_datasette(small_db), "/-/compare.json", files=files)
     assert response.status_code == 400
     assert "8000 x 8000 pixels; the limit is 40,000,000 pixels" in response.json()["error"]
+
+
+@pytest.mark.parametrize("fields", [{}, {"csrftoken": "forged"}])
+def test_compare_upload_with_cookie_needs_csrf_token(lens_datasette, small_db, png, fields):
+    datasette = lens_datasette(small_db)
+    form = asyncio.run(datasette.client.get("/-/compare"))
+    cookies = {"ds_csrftoken": form.cookies["ds_csrftoken"]}
+    files = {"image": ("blue.png", png, "image/png")}
+    response = post(datasette, "/-/compare.json", files=files, data=fields, cookies=cookies)
+    assert response.status_code == 403
+    assert "CSRF token" in response.json()["error"]
