@@ -11,15 +11,21 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def run_timed(args: list[str], **kwargs) -> tuple[float, int]:
-    """Run a command; return (wall seconds, its peak RSS in bytes). Raises if it fails."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_timed(args: list[str], **kwargs) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, CPU seconds, peak RSS in bytes of the
+    largest child so far). Raises if it fails."""
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(args, check=True, **kwargs)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far, in KiB on Linux.
-    return seconds, max(peak, before) * 1024
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    # ru_maxrss of children is in KiB on Linux.
+    return seconds, cpu, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
 def machine() -> str:

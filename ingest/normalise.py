@@ -82,15 +82,13 @@ def convert(array: pa.Array, kind: str) -> pa.Array:
     return pc.cast(array, target, safe=False)
 
 
-def fts_rows(ids_start: int, captions: pa.Array) -> list[tuple[int, str]]:
-    """Return ``(images.id, indexed text)`` for each non-null caption of a batch."""
+def fts_texts(captions: pa.Array) -> tuple[list[int], list[str]]:
+    """Return the positions of the non-null captions and their text as indexed."""
     present = pc.is_valid(captions)
-    positions = pc.indices_nonzero(present)
     texts = captions.filter(present)
-    ascii_mask = pc.string_is_ascii(texts)
     values = texts.to_pylist()
+    ascii_mask = pc.string_is_ascii(texts)
     if not pc.all(ascii_mask).as_py():
         for index in pc.indices_nonzero(pc.invert(ascii_mask)).to_pylist():
             values[index] = fts_text(values[index])
-    ids = pc.add(positions, pa.scalar(ids_start, pa.uint64())).to_pylist()
-    return list(zip(ids, values))
+    return pc.indices_nonzero(present).to_pylist(), values

@@ -25,7 +25,7 @@ from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
 from ingest.report import IngestReport
 from ingest.sources import local_files
-from ingest.write import DomainIds, register_file, write_rows
+from ingest.write import DomainIds, prepare, register_file, write
 
 log = logging.getLogger("laionlens.ingest")
 
@@ -83,14 +83,16 @@ def ingest_file(conn, source, file_id, rows_done, removed, domain_ids, report, b
         log.warning("%s: columns not stored: %s", source.name, ", ".join(source.plan.unknown))
         report.unknown_columns[source.name] = source.plan.unknown
     batches = iter_batches(source, rows_done, batch_rows)
-    prepared = ((first, normalise(batch, source.plan, first, removed)) for first, batch in batches)
-    for first_row, rows in prefetch(prepared):
-        end = first_row + rows.read
-        write_rows(conn, domain_ids, rows, file_id, end, done=end >= source.num_rows)
-        report.rows_read += rows.read
-        report.rows_written += rows.count
-        report.skipped.update(rows.skipped)
-        bar.update(rows.read)
+    prepared = (
+        prepare(normalise(batch, source.plan, first, removed), first, domain_ids, file_id)
+        for first, batch in batches
+    )
+    for batch in prefetch(prepared):
+        write(conn, batch, file_id, done=batch.first_row + batch.read >= source.num_rows)
+        report.rows_read += batch.read
+        report.rows_written += batch.written
+        report.skipped.update(batch.skipped)
+        bar.update(batch.read)
     if source.num_rows == 0 or rows_done >= source.num_rows:
         with transaction(conn):
             conn.execute("UPDATE ingest_files SET status = 'done', finished_at = datetime('now') "

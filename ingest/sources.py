@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from tqdm import tqdm
 
 from ingest.errors import DownloadError, NoParquetFilesError, SourceNotFoundError
@@ -61,6 +60,8 @@ def url_file_name(url: str) -> str:
 
 def download(url: str, target: Path, progress: bool) -> None:
     """Stream ``url`` into ``target`` with a progress bar in bytes."""
+    import httpx  # only URL sources need it; it adds a third to the start-up time
+
     log.info("downloading %s", url)
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:

@@ -1,19 +1,20 @@
-"""Write the normalised rows of one batch, with their domains, full-text entries and
-progress, in a single transaction, so that a kill at any moment loses a whole batch or
-nothing.
+"""Write the rows of one batch, with their domains, full-text entries and progress, in a
+single transaction, so that a kill at any moment loses a whole batch or nothing.
 
-Image ids are assigned here, one after another from the largest id in the table, and
-domain ids in order of first appearance: a resumed ingest therefore gives every row
-the same id as an uninterrupted one.
+:func:`prepare` turns a batch into Python values and runs in the prefetch thread;
+:func:`write` only executes SQL. Image ids are assigned one after another from the
+largest id in the table, and domain ids in order of first appearance, so a resumed
+ingest gives every row the same ids as an uninterrupted one.
 """
 
 import sqlite3
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.database import transaction
-from ingest.normalise import Rows, fts_rows
+from ingest.normalise import Rows, fts_texts
 from laionlens.schema import IMAGE_COLUMNS
 
 INSERT_IMAGE = (
@@ -21,6 +22,7 @@ INSERT_IMAGE = (
     f"VALUES ({', '.join('?' * (len(IMAGE_COLUMNS) + 1))})"
 )
 INSERT_FTS = "INSERT INTO images_fts (rowid, caption) VALUES (?, ?)"
+INSERT_DOMAIN = "INSERT INTO domains (id, domain) VALUES (?, ?)"
 
 
 class DomainIds:
@@ -30,58 +32,68 @@ class DomainIds:
         self.ids = dict(conn.execute("SELECT domain, id FROM domains"))
         self.next_id = (conn.execute("SELECT max(id) FROM domains").fetchone()[0] or 0) + 1
 
-    def lookup(self, conn: sqlite3.Connection, domains: pa.Array) -> pa.Array:
-        """Return the id of each domain, inserting the domains not seen before."""
+    def assign(self, domains: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
+        """Return the id of each domain, and the (id, domain) pairs not seen before."""
         encoded = pc.dictionary_encode(domains)
         names = encoded.dictionary.to_pylist()
         new = [name for name in names if name not in self.ids]
-        if new:
-            rows = list(zip(range(self.next_id, self.next_id + len(new)), new))
-            conn.executemany("INSERT INTO domains (id, domain) VALUES (?, ?)", rows)
-            self.ids.update((name, id_) for id_, name in rows)
-            self.next_id += len(new)
+        rows = list(zip(range(self.next_id, self.next_id + len(new)), new))
+        self.ids.update((name, id_) for id_, name in rows)
+        self.next_id += len(new)
         lookup = pa.array([self.ids[name] for name in names], pa.int64())
-        return pc.take(lookup, encoded.indices)
+        return pc.take(lookup, encoded.indices), rows
 
 
-def next_image_id(conn: sqlite3.Connection) -> int:
-    return (conn.execute("SELECT max(id) FROM images").fetchone()[0] or 0) + 1
+@dataclass
+class Prepared:
+    """One batch as the Python values that the INSERT statements take."""
+
+    first_row: int
+    read: int
+    written: int
+    skipped: dict
+    new_domains: list[tuple[int, str]]
+    columns: list[list]
+    fts_positions: list[int]
+    fts_texts: list[str]
 
 
-def write_rows(
-    conn: sqlite3.Connection, domain_ids: DomainIds, rows: Rows, file_id: int, rows_done: int, done: bool
-) -> None:
-    """Insert ``rows`` and record that the first ``rows_done`` rows of the file are in."""
+def prepare(rows: Rows, first_row: int, domain_ids: DomainIds, file_id: int) -> Prepared:
+    """Convert ``rows`` to lists in IMAGE_COLUMNS order, assigning domain ids."""
+    domains, new_domains = domain_ids.assign(rows.domains)
+    count = rows.count
+    columns = []
+    for name in IMAGE_COLUMNS:
+        if name == "domain_id":
+            columns.append(domains.to_pylist())
+        elif name == "source_id":
+            columns.append([file_id] * count)
+        elif name == "source_row":
+            columns.append(rows.source_rows.to_pylist())
+        elif name in rows.columns:
+            columns.append(rows.columns[name].to_pylist())
+        else:
+            columns.append([None] * count)
+    positions, texts = fts_texts(rows.columns["caption"])
+    return Prepared(first_row, rows.read, count, rows.skipped, new_domains, columns, positions, texts)
+
+
+def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -> None:
+    """Insert ``batch`` and record that the file's rows up to its end are in."""
     with transaction(conn):
-        first_id = next_image_id(conn)
-        if rows.count:
-            domains = domain_ids.lookup(conn, rows.domains)
-            conn.executemany(INSERT_IMAGE, image_tuples(first_id, rows, domains, file_id))
-            conn.executemany(INSERT_FTS, fts_rows(first_id, rows.columns["caption"]))
+        first_id = (conn.execute("SELECT max(id) FROM images").fetchone()[0] or 0) + 1
+        if batch.written:
+            conn.executemany(INSERT_DOMAIN, batch.new_domains)
+            ids = range(first_id, first_id + batch.written)
+            conn.executemany(INSERT_IMAGE, zip(ids, *batch.columns))
+            fts_ids = (first_id + position for position in batch.fts_positions)
+            conn.executemany(INSERT_FTS, zip(fts_ids, batch.fts_texts))
             conn.execute("INSERT OR REPLACE INTO lens_state (key, value) VALUES ('ingest_pending', '1')")
         conn.execute(
             "UPDATE ingest_files SET rows_done = ?, status = ?, finished_at = "
             "CASE WHEN ? THEN datetime('now') END WHERE id = ?",
-            (rows_done, "done" if done else "started", done, file_id),
+            (batch.first_row + batch.read, "done" if done else "started", done, file_id),
         )
-
-
-def image_tuples(first_id: int, rows: Rows, domains: pa.Array, file_id: int):
-    """Yield one parameter tuple per row, in the order of IMAGE_COLUMNS."""
-    count = rows.count
-    values = []
-    for name in IMAGE_COLUMNS:
-        if name == "domain_id":
-            values.append(domains.to_pylist())
-        elif name == "source_id":
-            values.append([file_id] * count)
-        elif name == "source_row":
-            values.append(rows.source_rows.to_pylist())
-        elif name in rows.columns:
-            values.append(rows.columns[name].to_pylist())
-        else:
-            values.append([None] * count)
-    return zip(range(first_id, first_id + count), *values)
 
 
 def register_file(conn: sqlite3.Connection, source) -> tuple[int, int, str]:
