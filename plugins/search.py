@@ -25,6 +25,8 @@ log = logging.getLogger("laionlens.search")
 
 FTS_TABLE = "images_fts"
 SEARCH_MODES = ("escaped", "raw")
+# extra_context key of the id subquery when a search is the page's only filter.
+MATCHING_IDS_KEY = "lens_matching_ids_sql"
 # Query string arguments that filter rows without naming a column.
 ROW_FILTER_ARGS = ("_where", "_through")
 # Every word of a literal search is one FTS5 phrase that all rows must contain; past a
@@ -98,6 +100,9 @@ async def caption_search(request, datasette, database: str, metadata: dict) -> F
             params.update({f"{name}_after": after, f"{name}_limit": limit})
         clauses.append(f"{pk} in ({subquery})")
         params[name] = query
+        if after is not None:
+            # The search is the only filter, so the ids alone count the rows.
+            extra[MATCHING_IDS_KEY] = subquery
         where = f'column "{column}" ' if column else ""
         descriptions.append(f'search {where}matches "{text}"')
         extra["search"] = text
