@@ -7,8 +7,11 @@ Co-occurring terms come from a sample of matches (the highest ids), whose size t
 page states. laionlens/lift.py explains how their overall counts are found.
 """
 
+import logging
+import sqlite3
+
 from datasette import hookimpl
-from datasette.utils.asgi import BadRequest
+from datasette.utils.asgi import BadRequest, NotFound
 
 from laionlens import caption_stats, lift
 from laionlens.config import lens_config
@@ -20,6 +23,8 @@ from plugins._pages import (
     page_response,
     text_param,
 )
+
+log = logging.getLogger("laionlens.keywords")
 
 SAMPLE_SIZE = 2000
 EXAMPLES = 12
@@ -107,6 +112,21 @@ async def keywords_page(datasette, request):
             add_examples(datasette, database.name, figures, config["punsafe_threshold"], show_unsafe)
     return await page_response(datasette, request, "keywords.html", result,
                                {"show_unsafe": show_unsafe})
+
+
+@hookimpl
+def startup(datasette):
+    """Count the background terms before the first keyword page needs them."""
+    async def warm_up():
+        try:
+            database = await images_database(datasette)
+            await background_for(datasette, database)
+        except (NotFound, sqlite3.Error) as error:  # a failed warm-up must not stop the server
+            log.warning("could not count background terms at startup: %s", error)
+        else:
+            log.info("counted background terms of database %s", database.name)
+
+    return warm_up
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """The keyword explorer (/-/keywords): counts, share, lift-ranked terms, comparison."""
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -102,3 +103,11 @@ def test_keywords_vocabulary_table_stays_out_of_the_table_list(lens_datasette, d
     asyncio.run(datasette.client.get("/-/keywords.json?q=castle"))
     tables = asyncio.run(datasette.client.get(f"/{db_path.stem}.json")).json()["tables"]
     assert "images_fts_vocab" not in {table["name"] for table in tables}
+
+
+def test_keywords_startup_survives_a_database_without_images(lens_datasette, tmp_path):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+    response = asyncio.run(lens_datasette(other).client.get("/-/keywords.json?q=cat"))
+    assert response.status_code == 404
+    assert "No attached database has an images table" in response.json()["error"]

@@ -71,8 +71,8 @@ def test_histogram_bins_by_half_points(values, expected):
     (1, 3, 5, [1, 2, 3]),  # fewer ids than asked: all of them
     (7, 7, 5, [7]),
 ])
-def test_background_ids_spread_evenly(low, high, size, expected):
-    assert lift.background_ids(low, high, size) == expected
+def test_background_run_starts_spread_evenly(low, high, size, expected):
+    assert lift.run_starts(low, high, size) == expected
 
 
 def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monkeypatch):
@@ -82,7 +82,7 @@ def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monk
                                   for i, c in enumerate(captions)])
     conn = sqlite3.connect(db_path)
     monkeypatch.setattr(lift, "BACKGROUND_MIN", 4)
-    background = lift.background_counts(conn, size=20)  # every 4th row
+    background = lift.background_counts(conn, size=20, run=1)  # every 4th row
     assert background["size"] == 20 and not background["complete"]
     sample = [c for c in captions if "castle" in c]
     terms = {t["term"]: t for t in lift.terms_by_lift(conn, sample, ["castle"], 80, background)}
