@@ -35,8 +35,17 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "horse"
 
 
 def chromium_path() -> str | None:
-    return os.environ.get("LAIONLENS_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    """Return Debian's Chromium (or LAIONLENS_CHROMIUM), or None when it is not installed."""
+    configured = os.environ.get("LAIONLENS_CHROMIUM")
+    if configured:
+        if not Path(configured).is_file():
+            pytest.fail(f"LAIONLENS_CHROMIUM={configured!r} does not exist; unset it or "
+                        "point it at a Chromium executable")
+        return configured
+    found = shutil.which("chromium")
+    if found is None and Path("/usr/bin/chromium").is_file():
+        found = "/usr/bin/chromium"
+    return found
 
 
 def free_port() -> int:
