@@ -103,34 +103,39 @@ def page_url(request, **changes) -> str:
     return request.path + "?" + urlencode(args)
 
 
+def grid_mode(request) -> tuple[str, int | None]:
+    """Return the grid's source ("similar", "search" or "all") and the similar row id."""
+    similar = int_param(request, "similar", None, 1, 2**63 - 1)
+    searching = text_param(request, "q", required=False) is not None
+    if similar is not None and searching:
+        raise BadRequest("Give either q (a caption search) or similar (a row id), not both")
+    if similar is not None:
+        return "similar", similar
+    return ("search" if searching else "all"), None
+
+
 async def grid_data(datasette, request) -> dict:
+    """Return one page of the grid: its tiles, the next-page link and what was asked."""
     config = lens_config(datasette)
     filters = read_filters(request)
     size = int_param(request, "_size", DEFAULT_SIZE, 1, MAX_SIZE)
-    similar = int_param(request, "similar", None, 1, 2**63 - 1)
-    if similar is not None and request.args.get("q"):
-        raise BadRequest("Give either q (a caption search) or similar (a row id), not both")
-    if similar is not None:
-        mode = "similar"
-    elif request.args.get("q"):
-        mode = "search"
-    else:
-        mode = "all"
+    mode, similar = grid_mode(request)
     database = await images_database(datasette)
-    if similar is not None:
+    if mode == "similar":
         page = await grid_similar.similar_page(datasette, database, request, similar, filters, size)
     else:
         page = await search_page(database, request, filters, size)
     show_unsafe = flag_param(request, "_unsafe")
-    source = page.get("source")
-    if source:
-        source = image_item(datasette, database.name, source, config["punsafe_threshold"], show_unsafe)
-    items = [image_item(datasette, database.name, row, config["punsafe_threshold"], show_unsafe)
-             for row in page["rows"]]
+
+    def tile(row):
+        return image_item(datasette, database.name, row, config["punsafe_threshold"], show_unsafe)
+
+    items = [tile(row) for row in page["rows"]]
     return {
-        "mode": mode,
-        "q": request.args.get("q"), "similar": similar, "filters": filters, "size": size,
-        "source": source, "rows": items, "next": page["next"], "message": page["message"],
+        "mode": mode, "q": text_param(request, "q", required=False), "similar": similar,
+        "filters": filters, "size": size,
+        "source": tile(page["source"]) if page.get("source") else None,
+        "rows": items, "next": page["next"], "message": page["message"],
         "next_url": page_url(request, _next=page["next"]) if page["next"] is not None else None,
         "hidden_count": sum(item["hidden"] for item in items),
         "unsafe_threshold": config["punsafe_threshold"],

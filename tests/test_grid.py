@@ -42,6 +42,7 @@ def ids(lens_datasette, db_path, query):
     ("pwatermark_max=0.2", [6, 5, 3, 1]),
     ("aesthetic_min=5&punsafe_max=0.5&pwatermark_max=0.5", [6, 4, 1]),
     ("q=nothingmatches", []),
+    ("q=+++", [6, 5, 4, 3, 2, 1]),  # a blank query is no query
 ])
 def test_grid_sources_and_filters(lens_datasette, db_path, query, expected):
     assert ids(lens_datasette, db_path, query) == expected
