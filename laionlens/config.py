@@ -22,6 +22,9 @@ DEFAULTS = {
     # Time limit for the domain facet of a search, in milliseconds.
     "facet_time_limit_ms": 500,
     "facet_size": 10,
+    # The domain facet of a search or filter counts at most this many of its first
+    # matches, so a common word costs no more than a rare one.
+    "facet_sample": 1000,
     # Vector index (a .faiss file with its .json sidecar beside it); None disables
     # similarity search.
     "vector_index": None,

@@ -4,9 +4,9 @@ For the whole table the counts come from ``domains.image_count``, kept by the in
 so no page groups millions of rows. For a search or filter the matching rows are
 grouped by domain under ``facet_time_limit_ms``; past it the facet is reported in
 ``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``.
-Like the result count, the grouping reads at most ``count_cap`` matches: beyond that
-the facet carries ``"sample": count_cap``, meaning its counts cover the first
-``count_cap`` matches only, and the page says so. Enable it with ``facets: [{domain: domain_id}]`` in the
+The grouping reads at most ``facet_sample`` matches: beyond that the facet carries
+``"sample": facet_sample``, meaning its counts cover the first ``facet_sample``
+matches only, and the page says so. Enable it with ``facets: [{domain: domain_id}]`` in the
 table metadata (metadata.yml does) or ``?_facet_domain=domain_id``.
 """
 
@@ -19,8 +19,8 @@ from datasette.utils.asgi import BadRequest
 from laionlens.config import lens_config
 
 DOMAIN_COLUMN = "domain_id"
-# Domain counts of a filtered page, over its first count_cap matches at most, so a
-# common word costs the same as a rare one. "probed" tells whether there were more.
+# Domain counts of a filtered page over its first :lens_facet_cap matches, so a common
+# word costs the same as a rare one. "probed" tells whether there were more.
 SAMPLE_COUNTS_SQL = """
 with probe as (select {column} as value from ({sql}) limit :lens_facet_cap + 1),
 sample as (select value from probe limit :lens_facet_cap),
@@ -36,6 +36,14 @@ NARROWING_ARGS = ("_where", "_through")
 @hookimpl
 def register_facet_classes():
     return [DomainFacet]
+
+
+@hookimpl
+def extra_template_vars(view_name, table, request, datasette):
+    # The page notes when the facet counted only a sample of a filtered result.
+    if view_name != "table" or table != "images" or request is None or not is_filtered(request):
+        return {}
+    return {"lens_facet_sample": int(lens_config(datasette)["facet_sample"])}
 
 
 def is_filtered(request) -> bool:
@@ -83,7 +91,7 @@ class DomainFacet(Facet):
             )
             return (await db.execute(sql, {"limit": limit})).rows, None
         config = lens_config(self.ds)
-        cap = int(config["count_cap"])
+        cap = int(config["facet_sample"])
         sql = SAMPLE_COUNTS_SQL.format(column=escape_sqlite(DOMAIN_COLUMN), sql=self.sql)
         params = dict(self.params, lens_facet_cap=cap, lens_facet_limit=limit)
         rows = (await db.execute(

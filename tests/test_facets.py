@@ -86,11 +86,14 @@ def test_facets_html_lists_domains(ds):
     assert 'data-column="domain_id"' in html and "images.example.com" in html
 
 
-def test_facets_large_result_counts_first_cap_matches(corpus_db, lens_datasette):
-    ds = lens_datasette(corpus_db, {"count_cap": 10})
+def test_facets_large_result_counts_first_matches_only(corpus_db, lens_datasette):
+    ds = lens_datasette(corpus_db, {"facet_sample": 10})
     _, facet, counts = domain_facet(ds, _search="photo")  # 24 matches
-    assert facet["sample"] == 10 and sum(counts.values()) == 10
+    assert facet["sample"] == 10
+    assert sum(counts.values()) == 10
     _, facet, counts = domain_facet(ds, _search="cat")
-    assert facet["sample"] is None and counts == {"example.net": 2}
-    html = get(ds, "/lens/images", _search="photo").text
-    assert "(domain counts cover the first 10)" in html
+    assert facet["sample"] is None
+    assert counts == {"example.net": 2}
+    assert "(domain counts cover the first 10)" in get(ds, "/lens/images", _search="photo").text
+    assert "domain counts cover" not in get(ds, "/lens/images", _search="cat").text
+    assert "domain counts cover" not in get(ds, "/lens/images").text  # whole table: exact
