@@ -153,5 +153,10 @@ async def grid_view(datasette, request):
 
 
 @hookimpl
+def menu_links(datasette):
+    return [{"href": datasette.urls.path("/-/grid"), "label": "Image grid"}]
+
+
+@hookimpl
 def register_routes():
     return [(r"^/-/grid(?P<format>\.json)?$", grid_view)]

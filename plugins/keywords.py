@@ -130,5 +130,10 @@ def startup(datasette):
 
 
 @hookimpl
+def menu_links(datasette):
+    return [{"href": datasette.urls.path("/-/keywords"), "label": "Keyword explorer"}]
+
+
+@hookimpl
 def register_routes():
     return [(r"^/-/keywords(?P<format>\.json)?$", keywords_page)]

@@ -75,6 +75,11 @@ async def name_page(datasette, request):
 
 
 @hookimpl
+def menu_links(datasette):
+    return [{"href": datasette.urls.path("/-/name"), "label": "Name report (artists)"}]
+
+
+@hookimpl
 def register_routes():
     return [
         (r"^/-/name(?P<format>\.json)?$", name_page),

@@ -118,3 +118,10 @@ def test_grid_bad_parameters_are_a_400_naming_them(lens_datasette, db_path, quer
     response = get(lens_datasette, db_path, f"/-/grid.json?{query}")
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+def test_grid_name_and_keyword_pages_are_in_the_menu(lens_datasette, db_path):
+    html = get(lens_datasette, db_path, "/").text
+    for href, label in [("/-/grid", "Image grid"), ("/-/name", "Name report (artists)"),
+                        ("/-/keywords", "Keyword explorer")]:
+        assert f'<a href="{href}">{label}</a>' in html
