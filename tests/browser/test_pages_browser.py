@@ -147,3 +147,13 @@ def test_row_page_links_to_similar_images(page, lens_server):
         link.first.click()
     assert navigation.value.status == 200
     assert page.locator("img").count() > 0, "the similar-images page shows no image"
+
+
+def test_menu_leads_to_the_keyword_explorer(page, lens_server):
+    page.goto(f"{lens_server}/")
+    page.locator("details.nav-menu summary").click()
+    page.get_by_role("link", name="Keyword explorer").click()
+    page.wait_for_url(re.compile(r"/-/keywords$"))
+    page.get_by_label("Keyword").fill("coffee")
+    page.get_by_role("button", name="Explore").click()
+    assert f"{len(captions_with('coffee'))} captions" in page.inner_text("section.lens-keyword")
