@@ -48,7 +48,7 @@ def test_grid_sources_and_filters(lens_datasette, db_path, query, expected):
     assert ids(lens_datasette, db_path, query) == expected
 
 
-def test_grid_pages_with_next_until_every_row_was_shown(lens_datasette, db_path):
+def test_grid_next_pages_cover_every_row(lens_datasette, db_path):
     seen, path = [], "/-/grid.json?_size=2"
     while path:
         data = get(lens_datasette, db_path, path).json()
@@ -60,11 +60,13 @@ def test_grid_pages_with_next_until_every_row_was_shown(lens_datasette, db_path)
 def test_grid_hides_unsafe_thumbnails_unless_asked(lens_datasette, db_path):
     rows = {r["id"]: r for r in get(lens_datasette, db_path, "/-/grid.json?q=cat").json()["rows"]}
     assert rows[3]["hidden"] and rows[3]["thumbnail"] is None
-    assert not rows[1]["hidden"] and rows[1]["thumbnail"] == ROWS[0]["url"]
+    assert not rows[1]["hidden"]
+    assert rows[1]["thumbnail"] == ROWS[0]["url"]
     shown = get(lens_datasette, db_path, "/-/grid.json?q=cat&_unsafe=1").json()["rows"]
     assert not any(row["hidden"] for row in shown)
     html = get(lens_datasette, db_path, "/-/grid?q=cat").text
-    assert ROWS[2]["url"] not in html and "Show them" in html
+    assert ROWS[2]["url"] not in html
+    assert "Show them" in html
 
 
 def test_grid_threshold_comes_from_the_config(lens_datasette, db_path):
@@ -80,13 +82,14 @@ def test_grid_never_shows_removed_rows(lens_datasette, db_path, tmp_path):
     assert 1 not in ids(lens_datasette, db_path, "")
 
 
-def test_grid_html_tiles_are_lazy_focusable_links_to_the_row(lens_datasette, db_path):
+def test_grid_tiles_are_lazy_row_links(lens_datasette, db_path):
     html = get(lens_datasette, db_path, "/-/grid?q=dog").text
     assert '<a class="lens-tile" href="/lens/images/4" title="green dog"' in html
     assert 'loading="lazy"' in html
     assert "/-/static-plugins/plugins/grid.js" in html
     script = get(lens_datasette, db_path, "/-/static-plugins/plugins/grid.js")
-    assert script.status_code == 200 and "ArrowDown" in script.text
+    assert script.status_code == 200
+    assert "ArrowDown" in script.text
 
 
 def test_grid_shape_array_returns_the_rows_only(lens_datasette, db_path):
@@ -94,9 +97,10 @@ def test_grid_shape_array_returns_the_rows_only(lens_datasette, db_path):
     assert [row["id"] for row in rows] == [5, 4]
 
 
-def test_grid_similar_without_a_vector_index_says_how_to_configure_it(lens_datasette, db_path):
+def test_grid_similar_without_index_explains_setup(lens_datasette, db_path):
     data = get(lens_datasette, db_path, "/-/grid.json?similar=1").json()
-    assert data["rows"] == [] and "Similarity search is not configured" in data["message"]
+    assert data["rows"] == []
+    assert "Similarity search is not configured" in data["message"]
     assert "--index" in get(lens_datasette, db_path, "/-/grid?similar=1").text
 
 
@@ -120,7 +124,7 @@ def test_grid_bad_parameters_are_a_400_naming_them(lens_datasette, db_path, quer
     assert message in response.json()["error"]
 
 
-def test_grid_name_and_keyword_pages_are_in_the_menu(lens_datasette, db_path):
+def test_grid_pages_listed_in_menu(lens_datasette, db_path):
     html = get(lens_datasette, db_path, "/").text
     for href, label in [("/-/grid", "Image grid"), ("/-/name", "Name report (artists)"),
                         ("/-/keywords", "Keyword explorer")]:

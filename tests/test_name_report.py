@@ -32,12 +32,13 @@ def get(lens_datasette, db_path, path):
     return asyncio.run(lens_datasette(db_path).client.get(path))
 
 
-def test_name_report_counts_the_phrase_not_the_separate_words(lens_datasette, db_path):
+def test_name_report_counts_phrase_only(lens_datasette, db_path):
     response = get(lens_datasette, db_path, "/-/name.json?name=Greg+Rutkowski")
     assert response.status_code == 200
     data = response.json()
     assert data["count"] == len(PHRASE_IDS)
-    assert data["sample_size"] == len(PHRASE_IDS) and data["sample_is_all"]
+    assert data["sample_size"] == len(PHRASE_IDS)
+    assert data["sample_is_all"]
     assert data["dataset_rows"] == len(ROWS)
     assert sorted(item["id"] for item in data["examples"]) == PHRASE_IDS
 
@@ -48,28 +49,32 @@ def test_name_report_lists_domains_words_and_score_spread(lens_datasette, db_pat
     assert {row["domain"] for row in data["domains"]} == {"art.example", "shop.example", "blog.example"}
     words = {row["term"]: row["count"] for row in data["words"]}
     assert words["dragon"] == 3
-    assert "greg" not in words and "by" not in words  # the name itself and stopwords
+    assert "greg" not in words  # the name itself
+    assert "by" not in words  # a stopword
     assert sum(b["count"] for b in data["aesthetic_histogram"]) == 3
     assert data["aesthetic_missing"] == 1
 
 
-def test_name_report_html_states_count_sample_and_export_links(lens_datasette, db_path):
+def test_name_report_html_shows_count_and_exports(lens_datasette, db_path):
     response = get(lens_datasette, db_path, "/-/name?name=Greg+Rutkowski")
     html = response.text
     assert response.status_code == 200
     assert "<strong>4</strong> captions mention" in html
     assert "cover all 4 matching captions" in html
     assert 'href="/-/name/export.csv?name=Greg+Rutkowski"' in html
-    assert "<svg" in html and 'loading="lazy"' in html
+    assert "<svg" in html
+    assert 'loading="lazy"' in html
 
 
-def test_name_report_says_when_figures_come_from_a_sample(db_path):
+def test_name_report_flags_sampled_figures(db_path):
     import sqlite3
 
     from plugins.name_report import build_report
 
     report = build_report(sqlite3.connect(db_path), "Greg Rutkowski", sample_size=2)
-    assert report["count"] == 4 and report["sample_size"] == 2 and not report["sample_is_all"]
+    assert report["count"] == 4
+    assert report["sample_size"] == 2
+    assert not report["sample_is_all"]
 
 
 @pytest.mark.parametrize("query, message", [
@@ -86,7 +91,8 @@ def test_name_report_bad_name_is_a_400(lens_datasette, db_path, query, message):
 def test_name_report_without_a_name_shows_the_form(lens_datasette, db_path):
     response = get(lens_datasette, db_path, "/-/name")
     assert response.status_code == 200
-    assert 'name="name"' in response.text and "opt-out" in response.text
+    assert 'name="name"' in response.text
+    assert "opt-out" in response.text
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
@@ -112,7 +118,7 @@ def test_name_export_json_is_one_valid_array(lens_datasette, db_path, monkeypatc
     assert set(rows[0]) == {"id", "url", "caption", "domain"}
 
 
-def test_name_export_of_a_name_with_no_match_is_empty(lens_datasette, db_path):
+def test_name_export_without_matches_is_empty(lens_datasette, db_path):
     response = get(lens_datasette, db_path, "/-/name/export.json?name=Nobody+Here")
     assert json.loads(response.text) == []
 

@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 def wait_for(url: str, process=None, timeout: float = 30.0) -> None:
-    """Poll ``url`` until it answers, failing early if ``process`` exits."""
+    """Poll ``url`` until it responds, failing early if ``process`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
