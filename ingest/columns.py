@@ -1,4 +1,4 @@
-"""Which parquet column feeds which ``images`` column, decided from the file's schema alone.
+"""The mapping from parquet columns to ``images`` columns, decided from the file's schema alone.
 
 LAION releases spell the same column differently (``URL`` and ``url``, ``TEXT`` and
 ``caption``, ``AESTHETIC_SCORE`` and ``aesthetic``), so names are matched without
@@ -31,7 +31,7 @@ ALIASES = {
 
 REQUIRED = ("url", "caption")
 
-# How each images column is stored: "text", "int" or "real".
+# Storage kind of each images column: "text", "int" or "real".
 KINDS = {
     "url": "text", "caption": "text", "language": "text", "license": "text", "nsfw": "text",
     "width": "int", "height": "int", "hash": "int",

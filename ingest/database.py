@@ -3,8 +3,8 @@
 ``synchronous=OFF`` skips fsync: a killed process loses nothing, because its writes are
 already with the operating system, though a power cut during an ingest can corrupt
 the file. The rollback journal (``TRUNCATE``) is kept so that a transaction cut short
-by ``kill -9`` is rolled back on the next open; rows are appended, so the journal only
-ever holds the few existing pages a batch changes.
+by ``kill -9`` is rolled back on the next open. Rows are appended, so the journal only
+contains the few existing pages that a batch changes.
 """
 
 import sqlite3
@@ -15,9 +15,10 @@ from laionlens.schema import create_tables
 # Larger pages suit a table of long rows read mostly by scans and rowid lookups.
 # page_size takes effect only before the first table is created.
 PAGE_SIZE = 8192
-CACHE_KIB = 256 * 1024
-# FTS5 keeps new postings in memory until this many bytes (default 1 MiB), then
-# writes a segment; fewer, larger segments halve the CPU time of indexing captions.
+CACHE_KIB = 128 * 1024
+# FTS5 keeps new postings in memory up to this many bytes (default 1 MiB) before it
+# writes a segment. Fewer, larger segments halved the CPU time of indexing captions
+# in bench/ingest_speed.py runs.
 FTS_HASH_BYTES = 64 * 2**20
 
 

@@ -6,7 +6,7 @@ source never leaves a half-written database behind.
 
 
 class IngestError(Exception):
-    """Base class of every ingest failure; its message says what was wrong and the fix."""
+    """Base class of every ingest failure. The message names the bad value and the fix."""
 
 
 class SourceNotFoundError(IngestError):
@@ -14,7 +14,7 @@ class SourceNotFoundError(IngestError):
 
 
 class NoParquetFilesError(IngestError):
-    """A folder given as SOURCE holds no ``*.parquet`` file."""
+    """A folder given as SOURCE contains no ``*.parquet`` file."""
 
 
 class DownloadError(IngestError):

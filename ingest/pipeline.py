@@ -31,7 +31,7 @@ log = logging.getLogger("laionlens.ingest")
 
 # Rows per transaction. Larger batches amortise commits; smaller ones lose less
 # work to a kill. The environment variable lets tests force many small batches.
-DEFAULT_BATCH_ROWS = int(os.environ.get("LAIONLENS_INGEST_BATCH_ROWS", "100000"))
+DEFAULT_BATCH_ROWS = int(os.environ.get("LAIONLENS_INGEST_BATCH_ROWS", "50000"))
 
 
 def ingest_paths(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 _DONE = object()
 
 
-def prefetch(items: Iterable, depth: int = 2) -> Iterator:
+def prefetch(items: Iterable, depth: int = 1) -> Iterator:
     """Yield the items of ``items`` in order, produced by a background thread."""
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -1,5 +1,5 @@
-"""What an ingest did: rows read, written and skipped (and why), duplicate URLs and
-columns that were not stored. Printed at the end and kept in ``ingest_reports``."""
+"""The ingest report: rows read, written and skipped (and why), duplicate URLs and
+columns that were not stored. It is printed at the end and kept in ``ingest_reports``."""
 
 import json
 import sqlite3

@@ -46,7 +46,7 @@ def local_parquet_files(path: Path) -> list[Path]:
     if path.is_dir():
         found = sorted(p.resolve() for p in path.rglob("*.parquet") if p.is_file())
         if not found:
-            raise NoParquetFilesError(f"{path}: the folder holds no *.parquet file.")
+            raise NoParquetFilesError(f"{path}: no *.parquet file found in this folder. Pass a folder of LAION parquet files.")
         return found
     raise SourceNotFoundError(
         f"{str(path)!r} is not a file, a folder or an http(s) URL. Check the path."
@@ -67,7 +67,7 @@ def download(url: str, target: Path, progress: bool) -> None:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
             if response.status_code != 200:
                 raise DownloadError(
-                    f"{url}: the server answered HTTP {response.status_code}. Check the URL."
+                    f"{url}: the server returned HTTP {response.status_code}. Check the URL."
                 )
             total = int(response.headers.get("content-length") or 0) or None
             with open(target, "wb") as handle, tqdm(

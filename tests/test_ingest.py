@@ -156,7 +156,7 @@ def test_ingest_url_not_found_is_refused(http_folder, tmp_path):
         ingest_paths([f"{base}/missing.parquet"], tmp_path / "l.db")
     result = CliRunner().invoke(cli, ["ingest", f"{base}/missing.parquet", "--db", str(tmp_path / "l.db")])
     assert result.exit_code == 1
-    assert f"{base}/missing.parquet: the server answered HTTP 404" in result.output
+    assert f"{base}/missing.parquet: the server returned HTTP 404" in result.output
     assert not (tmp_path / "l.db").exists()
 
 

@@ -74,7 +74,7 @@ CASES = [
      ["no-caption.parquet", "no caption column", "Columns found: URL, SAMPLE_ID"]),
     (width_as_text, errors.ColumnTypeError, ["width-text.parquet", "'WIDTH'", "expected a number"]),
     (missing, errors.SourceNotFoundError, ["absent.parquet", "not a file, a folder"]),
-    (empty_folder, errors.NoParquetFilesError, ["nothing", "no *.parquet"]),
+    (empty_folder, errors.NoParquetFilesError, ["nothing", "no *.parquet file found"]),
 ]
 IDS = [case[0].__name__ for case in CASES]
 
