@@ -112,6 +112,40 @@ def to_rgb(image):
     return image.convert("RGB")
 
 
+class UndecodableImage(ClipError, ValueError):
+    """Bytes that Pillow cannot open as an image, or an image too large to decode safely."""
+
+
+# Images above this many pixels are refused before decoding (a decompression bomb
+# is a small file that decodes to gigabytes).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_IMAGE_PIXELS):
+    """Open and fully decode ``data`` as an RGB PIL image; raise UndecodableImage if it fails."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise UndecodableImage(
+                    f"{name} is {width}x{height} pixels, over the limit of {max_pixels:,} pixels"
+                )
+            image.load()
+    except UndecodableImage:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as error:
+        raise UndecodableImage(f"{name} is not an image Pillow can decode: {error}") from error
+    return to_rgb(image)
+
+
 def _import_open_clip():
     try:
         import open_clip

@@ -9,8 +9,8 @@ An index is three files beside each other, plus a JSON sidecar::
 
 Vectors are L2-normalised, so the inner product is the cosine similarity. Below
 ``EXACT_MAX`` vectors the index is exact (a flat inner-product index). Above it,
-the index is OPQ + IVF (HNSW coarse quantizer) + PQ with a code size chosen to fit
-the memory budget; its candidates are re-ranked exactly from the float16 vectors,
+the index is IVF (with an HNSW coarse quantizer) + PQ, with a code size chosen to
+fit the memory budget; its candidates are re-ranked exactly from the float16 vectors,
 which are memory-mapped from disk and only read where a query touches them.
 """
 
@@ -93,19 +93,18 @@ class IndexPlan:
     kind: str  # "flat" or "ivfpq"
     nlist: int = 0
     pq_m: int = 0
-    opq_dim: int = 0
     nprobe: int = 0
     train_size: int = 0
 
     def factory_string(self, dim: int) -> str:
         if self.kind == "flat":
             return "IDMap2,Flat"
-        return f"OPQ{self.pq_m}_{self.opq_dim},IVF{self.nlist}_HNSW32,PQ{self.pq_m}"
+        return f"IVF{self.nlist}_HNSW32,PQ{self.pq_m}"
 
     def estimated_bytes(self, count: int, dim: int) -> int:
         if self.kind == "flat":
             return count * (dim * 4 + 8)
-        return int(count * (self.pq_m + 8) * 1.25) + self.nlist * self.opq_dim * 4 * 2
+        return int(count * (self.pq_m + 8) * 1.25) + self.nlist * dim * 4 * 2
 
 
 def plan_index(count: int, dim: int, memory_budget_mb: float | None = None,
@@ -118,10 +117,9 @@ def plan_index(count: int, dim: int, memory_budget_mb: float | None = None,
     nlist = int(2 ** round(math.log2(max(2 * math.sqrt(count), 16))))
     nlist = max(16, min(nlist, 65536, max(16, count // 39)))
     for m in PQ_CHOICES:
-        opq_dim = min(dim, 4 * m)
-        if opq_dim % m:
+        if dim % m or dim // m < 2:
             continue
-        plan = IndexPlan("ivfpq", nlist=nlist, pq_m=m, opq_dim=opq_dim,
+        plan = IndexPlan("ivfpq", nlist=nlist, pq_m=m,
                          nprobe=min(nlist, 32), train_size=min(count, max(64 * nlist, 65_536), 262_144))
         if plan.estimated_bytes(count, dim) <= budget:
             return plan
