@@ -11,35 +11,37 @@ to ``removed_rows`` so their row pages can answer 410 Gone.
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from ingest.removal_index import VectorIndexRewriteError, remove_from_vector_index
+from ingest.removal_lists import (
+    KeepShardError,
+    RemovalError,
+    RemovalListError,
+    read_hash_list,
+    read_shard_urls,
+    read_url_list,
+    shard_files,
+)
 from laionlens.hashing import url_sha256
 from laionlens.text import fts_text
 
 log = logging.getLogger("laionlens.remove")
 
+__all__ = [
+    "KeepShardError", "NotLensDatabaseError", "RemovalError", "RemovalListError", "RemovalReport",
+    "VectorIndexRewriteError", "keep_only", "remove_by_hashes", "remove_by_urls",
+    "remove_from_vector_index",
+]
+
 BATCH_ROWS = 10_000
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Tables that hold an ``image_id`` but must keep it after the row is gone.
 KEEP_TABLES = frozenset({"removed_rows"})
-
-
-class RemovalError(Exception):
-    """Base class of the errors raised before anything is removed."""
-
-
-class RemovalListError(RemovalError):
-    """A URL or hash list is missing, empty or has an invalid line."""
-
-
-class KeepShardError(RemovalError):
-    """A Re-LAION shard given to keep-only is missing, unreadable or has no URL column."""
 
 
 class NotLensDatabaseError(RemovalError):
@@ -72,93 +74,6 @@ class RemovalReport:
         for table, count in sorted(self.cleaned_tables.items()):
             lines.append(f"also deleted from {table}: {count:,} rows")
         return lines
-
-
-# --- reading the inputs -------------------------------------------------------------
-
-
-def read_url_list(path: str | Path) -> Iterator[str]:
-    """Yield the URLs of a one-per-line file; blank lines and ``#`` comments are skipped."""
-    for line_number, text in _read_lines(path):
-        if text.lstrip("+-").isdigit():
-            raise RemovalListError(
-                f"{path}, line {line_number}: {text!r} is not a URL. "
-                "It looks like a LAION hash value: pass the file with --hashes instead."
-            )
-        yield text
-
-
-def read_hash_list(path: str | Path) -> Iterator[int]:
-    """Yield the int64 LAION ``hash`` values of a one-per-line file."""
-    for line_number, text in _read_lines(path):
-        try:
-            value = int(text)
-        except ValueError:
-            raise RemovalListError(
-                f"{path}, line {line_number}: {text!r} is not an integer. "
-                "Expected one LAION hash value (int64, e.g. -3942810832793181892) per line."
-            ) from None
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise RemovalListError(
-                f"{path}, line {line_number}: {text!r} is outside the int64 range of LAION hash values."
-            )
-        yield value
-
-
-def _read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    path = Path(path)
-    if not path.is_file():
-        raise RemovalListError(f"List file {str(path)!r} not found.")
-    with path.open("rb") as handle:
-        for line_number, raw in enumerate(handle, 1):
-            try:
-                text = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as error:
-                raise RemovalListError(
-                    f"{path}, line {line_number}: not valid UTF-8 ({error.reason}). "
-                    "Save the list as UTF-8 text."
-                ) from None
-            if text and not text.startswith("#"):
-                yield line_number, text
-
-
-def shard_files(shards: Iterable[str | Path]) -> list[Path]:
-    """Return the parquet files named by ``shards`` (files, or folders searched recursively)."""
-    files: list[Path] = []
-    for shard in map(Path, shards):
-        if shard.is_dir():
-            found = sorted(shard.rglob("*.parquet"))
-            if not found:
-                raise KeepShardError(f"Folder {str(shard)!r} contains no .parquet files.")
-            files.extend(found)
-        elif shard.is_file():
-            files.append(shard)
-        else:
-            raise KeepShardError(f"Re-LAION shard {str(shard)!r} not found.")
-    if not files:
-        raise KeepShardError("No Re-LAION shards given: pass at least one parquet file or folder.")
-    return files
-
-
-def read_shard_urls(path: Path) -> Iterator[list[str]]:
-    """Yield batches of the non-null URLs of one Re-LAION parquet file (column ``url`` or ``URL``)."""
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise KeepShardError(f"Cannot read {str(path)!r} as parquet: {error}") from error
-    names = parquet.schema_arrow.names
-    column = next((name for name in names if name.lower() == "url"), None)
-    if column is None:
-        raise KeepShardError(
-            f"{str(path)!r} has no url or URL column (columns: {', '.join(names)}). "
-            "Pass Re-LAION metadata shards."
-        )
-    for batch in parquet.iter_batches(batch_size=65_536, columns=[column]):
-        yield [url for url in batch.column(0).to_pylist() if url is not None]
-
-
-# --- the transaction ----------------------------------------------------------------
-
 
 def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
     """Remove the rows whose URL is listed in ``urls_file`` and record every listed URL."""
@@ -408,7 +323,6 @@ def quote_identifier(name: str) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _finish(report: RemovalReport) -> RemovalReport:
     for line in report.summary_lines():
