@@ -23,7 +23,7 @@ from plugins._pages import (
     text_param,
 )
 
-SAMPLE_SIZE = 5000
+SAMPLE_SIZE = 2000
 EXAMPLES = 24
 
 
