@@ -10,6 +10,7 @@ contains the few existing pages that a batch changes.
 import sqlite3
 from pathlib import Path
 
+from ingest.errors import DatabaseOpenError
 from laionlens.schema import create_tables
 
 # Larger pages suit a table of long rows read mostly by scans and rowid lookups.
@@ -24,7 +25,17 @@ FTS_HASH_BYTES = 64 * 2**20
 
 def open_database(db_path: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) the database at ``db_path``, ready for a bulk load."""
-    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        return configure(sqlite3.connect(db_path, isolation_level=None))
+    except sqlite3.DatabaseError as error:
+        raise DatabaseOpenError(
+            f"{db_path}: cannot open it as an SQLite database ({error}). "
+            "Check that its folder exists and is writable, or pass a new file name."
+        ) from error
+
+
+def configure(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Apply the bulk-load settings to ``conn`` and create the tables it lacks."""
     conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = TRUNCATE")
     conn.execute("PRAGMA synchronous = OFF")

@@ -41,5 +41,9 @@ class ColumnTypeError(IngestError):
     """A known column has a type that cannot be stored in its ``images`` column."""
 
 
+class DatabaseOpenError(IngestError):
+    """The --db file cannot be opened or created as an SQLite database."""
+
+
 class CorruptParquetError(IngestError):
     """A data page could not be decoded after the footer was read successfully."""

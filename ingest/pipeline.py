@@ -62,6 +62,8 @@ def ingest_paths(
 
 
 def ingest_all(conn, sources: list[ParquetSource], report: IngestReport, batch_rows: int, progress: bool):
+    # NOTE: the removal hashes are held in memory: about 150 bytes each, so a list
+    # of millions of opt-outs costs hundreds of MiB.
     removed = {row[0] for row in conn.execute("SELECT url_sha256 FROM removals")}
     domain_ids = DomainIds(conn)
     plans = [(source, *register_file(conn, source)) for source in sources]

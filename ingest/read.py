@@ -117,6 +117,9 @@ def iter_batches(
             yield row, batch
             row += batch.num_rows
     except (pa.ArrowException, OSError) as error:
+        # NOTE: a damaged data page behind an intact footer is found only here, after
+        # earlier batches of the file were committed. They stay, so that a rerun with a
+        # good copy of the file (same footer, same fingerprint) resumes after them.
         raise CorruptParquetError(
             f"{source.origin}: cannot decode rows after row {row} ({error}). "
             "Rows before it are kept; download the file again and rerun to finish it."

@@ -117,6 +117,15 @@ def test_ingest_cli_bad_source_leaves_database_unchanged(tmp_path, existing_db, 
     assert snapshot(existing_db) == before
 
 
+@pytest.mark.parametrize("db_name", ["missing-folder/lens.db", "text.db"])
+def test_ingest_unusable_database_raises_named_error(tmp_path, db_name):
+    (tmp_path / "text.db").write_text("not a database, " * 100)
+    before = (tmp_path / "text.db").read_bytes()
+    with pytest.raises(errors.DatabaseOpenError, match=db_name):
+        ingest_paths([good_file(tmp_path)], tmp_path / db_name)
+    assert (tmp_path / "text.db").read_bytes() == before
+
+
 def test_ingest_cli_needs_a_source(tmp_path):
     result = CliRunner().invoke(cli, ["ingest", "--db", str(tmp_path / "lens.db")])
     assert result.exit_code == 2
