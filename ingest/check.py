@@ -1,8 +1,8 @@
 """Consistency checks of a LAION Lens database, each naming exactly what is wrong.
 
 Every check is a function that takes an open connection and returns a list of
-problems, one sentence each with the ids or names involved; an empty list means the
-check passed. :func:`check_database` runs them all in one read transaction.
+problems, one sentence each with the ids or names involved. An empty list means that
+the check passed. :func:`check_database` runs them all in one read transaction.
 """
 
 import logging
@@ -18,7 +18,7 @@ from laionlens.text import fts_text, literal_query
 
 log = logging.getLogger("laionlens.check")
 
-# How many ids or names a problem lists before it says "and N more".
+# Number of ids a problem lists before it ends with "and N more".
 SHOW = 10
 # Words of a caption used to look it up in the sample check.
 SAMPLE_WORDS = 8
@@ -118,10 +118,11 @@ def check_fts_rows(conn) -> list[str]:
     """Compare the ids in the FTS index (its docsize table) with the ids of captioned rows."""
     # images_fts_docsize has one row per indexed document, also for a contentless
     # table, and FTS5's 'delete' command removes it.
-    missing = _ids(conn, "SELECT id FROM images WHERE caption IS NOT NULL "
-                         "EXCEPT SELECT id FROM images_fts_docsize")
-    orphans = _ids(conn, "SELECT id FROM images_fts_docsize "
-                         "EXCEPT SELECT id FROM images WHERE caption IS NOT NULL")
+    # NOT EXISTS probes by rowid; EXCEPT would sort every id of both tables first.
+    missing = _ids(conn, "SELECT id FROM images i WHERE caption IS NOT NULL AND NOT EXISTS "
+                         "(SELECT 1 FROM images_fts_docsize f WHERE f.id = i.id)")
+    orphans = _ids(conn, "SELECT id FROM images_fts_docsize f WHERE NOT EXISTS "
+                         "(SELECT 1 FROM images i WHERE i.id = f.id AND i.caption IS NOT NULL)")
     problems = []
     if missing:
         problems.append(f"{len(missing):,} captioned rows are missing from images_fts: "
@@ -242,10 +243,32 @@ def fix_domain_counts(db_path) -> int:
         conn.close()
 
 
-def _ids(conn, sql: str) -> list[int]:
-    return [row[0] for row in conn.execute(sql)]
+@dataclass
+class FoundIds:
+    """How many ids a query returned, and the first few of them to show."""
+
+    count: int
+    first: list[int]
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __len__(self) -> int:
+        return self.count
 
 
-def _listing(ids: list[int]) -> str:
-    shown = ", ".join(str(value) for value in sorted(ids)[:SHOW])
-    return shown if len(ids) <= SHOW else f"{shown} and {len(ids) - SHOW:,} more"
+def _ids(conn, sql: str) -> FoundIds:
+    """Run ``sql`` and count its ids, keeping only SHOW of them so a huge result fits in memory."""
+    found = FoundIds(0, [])
+    for (value,) in conn.execute(sql):
+        found.count += 1
+        if len(found.first) < SHOW:
+            found.first.append(value)
+    return found
+
+
+def _listing(ids: FoundIds | list[int]) -> str:
+    if isinstance(ids, list):
+        ids = FoundIds(len(ids), sorted(ids)[:SHOW])
+    shown = ", ".join(str(value) for value in sorted(ids.first))
+    return shown if ids.count <= SHOW else f"{shown} and {ids.count - SHOW:,} more"

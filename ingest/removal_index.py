@@ -1,8 +1,8 @@
 """Rewriting the vector index without removed rows.
 
 The server already drops neighbours whose id is missing from ``images``, so a stale
-index never shows a removed row; rewriting it also frees the space and keeps its
-sidecar count true.
+index never shows a removed row. Rewriting the index also frees the space and keeps
+the count in its sidecar true.
 """
 
 import json
@@ -23,7 +23,7 @@ class VectorIndexRewriteError(RemovalError):
 
 
 def remove_from_vector_index(index_path, removed_ids: Iterable[int]) -> int:
-    """Rewrite the vector index at ``index_path`` without ``removed_ids``; return how many went.
+    """Rewrite the vector index at ``index_path`` without ``removed_ids``; return how many were removed.
 
     The .faiss file, its id and float16 vector files and the sidecar's count and id
     checksum are written under temporary names and renamed into place, so a reader

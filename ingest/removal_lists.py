@@ -2,7 +2,7 @@
 
 Lists are read line by line and shards batch by batch, so neither is ever held in
 memory whole. An invalid line raises an error naming the file, the line number and
-the value; the removal's transaction then rolls back, leaving the database unchanged.
+the value, and the removal's transaction then rolls back.
 """
 
 from collections.abc import Iterable, Iterator
@@ -14,8 +14,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class RemovalError(Exception):
-    """Base class of removal errors. All but VectorIndexRewriteError leave the database
-    unchanged; that one is raised after the database change was committed."""
+    """Base class of removal errors. All of them leave the database unchanged, except
+    VectorIndexRewriteError, which is raised after the database change was committed."""
 
 
 class RemovalListError(RemovalError):
@@ -94,7 +94,7 @@ def read_shard_urls(path: Path) -> Iterator[list[str]]:
     try:
         parquet = pq.ParquetFile(path)
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise KeepShardError(f"Cannot read {str(path)!r} as parquet: {error}") from error
+        raise KeepShardError(f"Failed to read {str(path)!r} as parquet: {error}. Pass Re-LAION parquet files.") from error
     names = parquet.schema_arrow.names
     column = next((name for name in names if name.lower() == "url"), None)
     if column is None:

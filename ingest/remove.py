@@ -1,12 +1,12 @@
 """Remove rows everywhere at once: images, full-text index, domain counts, removal records.
 
 A removal runs in one SQLite transaction, so a failure at any step leaves the database
-as it was. The rows to remove are collected into a temporary table first (from a URL
-list, a list of LAION ``hash`` values, or the complement of a set of Re-LAION shards),
-and every later step joins against that table in SQL, so keeping millions of URLs
-never builds a Python set. Removed URLs are recorded in ``removals`` by their SHA-256,
-which the ingest consults so a later ingest never brings them back; removed ids go
-to ``removed_rows`` so their row pages can answer 410 Gone.
+as it was. The rows to remove are first collected into a temporary table from a URL
+list, a list of LAION ``hash`` values, or the complement of a set of Re-LAION shards.
+Every later step joins against that table in SQL, so keeping millions of URLs never
+builds a Python set. Removed URLs are recorded in ``removals`` by their SHA-256, which
+the ingest checks before inserting a row. Removed ids go to ``removed_rows`` so that
+their row pages can return 410 Gone.
 """
 
 import logging
@@ -50,7 +50,7 @@ class NotLensDatabaseError(RemovalError):
 
 @dataclass
 class RemovalReport:
-    """What a removal did; ``not_found`` is None for keep-only, which lists no targets."""
+    """The outcome of a removal. ``not_found`` is None for keep-only, which lists no targets."""
 
     mode: str
     listed: int
@@ -265,9 +265,8 @@ def _delete_from_fts(conn) -> None:
     # was never indexed would corrupt the index's document totals.
     conn.execute(
         "INSERT INTO images_fts(images_fts, rowid, caption) "
-        "SELECT 'delete', i.id, fts_text(i.caption) FROM images i "
-        "WHERE i.id IN (SELECT id FROM temp.doomed) "
-        "AND i.id IN (SELECT id FROM images_fts_docsize)"
+        "SELECT 'delete', i.id, fts_text(i.caption) FROM temp.doomed d JOIN images i ON i.id = d.id "
+        "WHERE EXISTS (SELECT 1 FROM images_fts_docsize f WHERE f.id = d.id)"
     )
 
 
@@ -287,7 +286,8 @@ def image_id_tables(conn) -> list[tuple[str, str]]:
     """Return (table, column) for each table other than ``images`` that refers to image ids.
 
     A table qualifies when it has a column named ``image_id`` or a foreign key to
-    ``images``; tables added later (embedding status, vectors) are found this way.
+    ``images``. Tables that other features add later, such as embedding status, are
+    found this way without a list to maintain.
     """
     found = []
     tables = conn.execute(

@@ -1,6 +1,6 @@
-"""Row pages of removed rows answer 410 Gone, saying when and why the row was removed.
+"""Row pages of removed rows return 410 Gone, with the date and reason of the removal.
 
-``laionlens remove`` deletes the row itself, so Datasette alone would answer 404, the
+``laionlens remove`` deletes the row itself, so Datasette alone would return 404, the
 same as for an id that never existed. The ids of removed rows are kept in
 ``removed_rows``; a request for ``/{database}/images/{id}`` (HTML, ``.json`` or
 ``?_format=json``) whose id is listed there and absent from ``images`` gets a 410.
@@ -42,7 +42,7 @@ def asgi_wrapper(datasette):
 
 
 def row_request(datasette, scope) -> tuple[str, int, bool] | None:
-    """Return (database, id, wants_json) when ``scope`` asks for a row page of images."""
+    """Return (database, id, wants_json) when ``scope`` requests a row page of images."""
     match = ROW_PATH.match(scope.get("path", ""))
     if match is None:
         return None
@@ -68,7 +68,7 @@ async def gone_response(datasette, target, removal: dict) -> Response:
     database, image_id, wants_json = target
     day = (removal["removed_at"] or "")[:10]
     message = f"Row {image_id} was removed on {day}. Reason: {removal['reason']}"
-    log.info("answered 410 for removed row %s of %s", image_id, database)
+    log.info("returned 410 for removed row %s of %s", image_id, database)
     if wants_json:
         body = {"ok": False, "status": 410, "title": "Gone", "error": message,
                 "image_id": image_id, "reason": removal["reason"], "removed_at": removal["removed_at"]}

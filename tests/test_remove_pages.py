@@ -1,4 +1,4 @@
-"""Row pages of removed rows answer 410 Gone; unknown ids stay 404."""
+"""Row pages of removed rows return 410 Gone, and unknown ids stay 404."""
 
 import asyncio
 import sqlite3

@@ -1,4 +1,4 @@
-"""``laionlens check``: verify that a database is consistent and say exactly what is wrong."""
+"""``laionlens check``: verify that a database is consistent and report exactly what is wrong."""
 
 import click
 
