@@ -1,4 +1,4 @@
-"""Result counts of the images table that never wait on a full ``count(*)``.
+"""Result counts of the images table that do not wait on a full ``count(*)``.
 
 Datasette counts every filtered table page with ``select count(*) ... where ...``, which
 reads every match: seconds for a common word at 12 million rows. For the ``images``
@@ -155,20 +155,20 @@ async def filtered_where(datasette, request, database: str, table: str) -> tuple
 
 def json_sender(send, task):
     """Wrap ``send`` so that a JSON table response gains the capped count."""
-    held = {}
+    start = {}
     chunks = []
 
     async def sender(message):
         if message["type"] == "http.response.start":
-            held.update(message)
+            start.update(message)  # sent once the body, and so its length, is known
             return
         chunks.append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = await body_with_count(held, b"".join(chunks), task)
-        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+        body = await body_with_count(start, b"".join(chunks), task)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode("ascii")))
-        await send(dict(held, headers=headers))
+        await send(dict(start, headers=headers))
         await send({"type": "http.response.body", "body": body})
 
     return sender

@@ -2,7 +2,7 @@
 
 For the whole table the counts come from ``domains.image_count``, kept by the ingest,
 so no page groups millions of rows. For a search or filter the matching rows are
-grouped by domain under ``facet_time_limit_ms``; past it the facet is reported in
+grouped by domain under ``facet_time_limit_ms``. A facet past that limit is listed in
 ``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``.
 The grouping reads at most ``facet_sample`` matches: beyond that the facet carries
 ``"sample": facet_sample``, meaning its counts cover the first ``facet_sample``
@@ -17,10 +17,11 @@ from datasette.utils import escape_sqlite, path_with_added_args, path_with_remov
 from datasette.utils.asgi import BadRequest
 
 from laionlens.config import lens_config
+from plugins.search import has_row_filters, search_arguments
 
 DOMAIN_COLUMN = "domain_id"
 # Domain counts of a filtered page over its first :lens_facet_cap matches, so a common
-# word costs the same as a rare one. "probed" tells whether there were more.
+# word costs the same as a rare one. "probed" is above the cap when there were more.
 SAMPLE_COUNTS_SQL = """
 with probe as (select {column} as value from ({sql}) limit :lens_facet_cap + 1),
 sample as (select value from probe limit :lens_facet_cap),
@@ -29,8 +30,6 @@ select counts.value, domains.domain, counts.n, (select count(*) from probe) as p
 from counts join domains on domains.id = counts.value
 order by counts.n desc, domains.domain limit :lens_facet_limit
 """
-# Query string arguments that narrow the rows without being column filters.
-NARROWING_ARGS = ("_where", "_through")
 
 
 @hookimpl
@@ -48,12 +47,7 @@ def extra_template_vars(view_name, table, request, datasette):
 
 def is_filtered(request) -> bool:
     """True when ``request`` selects fewer rows than the whole table (pagination aside)."""
-    for key in request.args:
-        if not key.startswith("_") or "__" in key or key in NARROWING_ARGS:
-            return True
-        if key.startswith("_search") and key != "_searchmode" and request.args[key].strip():
-            return True
-    return False
+    return has_row_filters(request) or any(text.strip() for _, text in search_arguments(request))
 
 
 class DomainFacet(Facet):
@@ -72,7 +66,7 @@ class DomainFacet(Facet):
                 rows, sample = await self.domain_counts()
             except QueryInterrupted:
                 # Datasette 0.65 puts facets_timed_out in the HTML page only, so an
-                # empty facet marked timed_out tells JSON clients too.
+                # empty facet marked timed_out reports it to JSON clients too.
                 timed_out.append(column)
                 results.append(dict(self.facet_info(column, config["source"], []), timed_out=True))
                 continue

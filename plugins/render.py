@@ -2,8 +2,8 @@
 
 Each ``url`` cell shows the image itself, loaded lazily from its original address
 and linked to it; LAION Lens stores no images. A row whose ``punsafe`` is above
-``punsafe_threshold`` shows no thumbnail unless the page was asked for with
-``_unsafe=1``; the page offers that as a "show unsafe thumbnails" link. Scores are
+``punsafe_threshold`` shows no thumbnail unless the page was requested with
+``_unsafe=1``, which the page offers as a "show unsafe thumbnails" link. Scores are
 shown with three decimals; the JSON keeps the stored values.
 """
 
@@ -21,8 +21,8 @@ SCORE_COLUMNS = ("similarity", "punsafe", "pwatermark", "aesthetic")
 UNSAFE_ARG = "_unsafe"
 THUMBNAIL_PX = 160
 
-# render_cell gets no request in Datasette 0.65, so a wrapper records for the request
-# being served whether it asked for unsafe thumbnails; each request has its own context.
+# render_cell gets no request in Datasette 0.65, so a wrapper records whether the
+# request being served asked for unsafe thumbnails. Each request has its own context.
 _show_unsafe = contextvars.ContextVar("laionlens_show_unsafe", default=False)
 
 
@@ -57,13 +57,13 @@ def render_cell(row, value, column, table, database, datasette):
 def extra_template_vars(view_name, table, request, datasette):
     if view_name not in ("table", "row") or table != TABLE or request is None:
         return {}
-    shown = request.args.get(UNSAFE_ARG) == "1"
-    if shown:
+    unsafe_shown = request.args.get(UNSAFE_ARG) == "1"
+    if unsafe_shown:
         toggle_url = path_with_removed_args(request, {UNSAFE_ARG: "1"})
     else:
         toggle_url = path_with_added_args(request, {UNSAFE_ARG: "1"})
     threshold = lens_config(datasette)["punsafe_threshold"]
-    return {"lens_unsafe": {"shown": shown, "threshold": threshold, "toggle_url": toggle_url}}
+    return {"lens_unsafe": {"shown": unsafe_shown, "threshold": threshold, "toggle_url": toggle_url}}
 
 
 async def url_cell(row, url: str, database: str, datasette) -> Markup:
@@ -99,7 +99,7 @@ async def row_punsafe(row, database: str, datasette) -> float | None:
     if "punsafe" in keys:
         return row["punsafe"]
     if "id" not in keys:
-        return 1.0  # cannot tell: treat as unsafe rather than show it
+        return 1.0  # unknown, so treated as unsafe rather than shown
     db = datasette.get_database(database)
     result = await db.execute(f"select punsafe from {TABLE} where id = ?", [row["id"]])
     first = result.first()

@@ -4,7 +4,7 @@ Datasette's own ``?_search=`` filter (``datasette.filters.search_filters``) pass
 through its ``escape_fts()``, which lets some user text reach FTS5 as syntax, and it
 cannot apply :func:`laionlens.text.fts_text`, the folding the caption index was built
 with. :func:`replace_default_search` unregisters that module from Datasette's plugin
-manager; this module registers its other two filters again (imported below) and its
+manager. This module registers its other two filters again (imported below) and its
 own ``search_filters`` in place of the default one. Tables other than ``images`` keep
 Datasette's behaviour: the default filter is called for them unchanged.
 """
@@ -29,8 +29,8 @@ SEARCH_MODES = ("escaped", "raw")
 MATCHING_IDS_KEY = "lens_matching_ids_sql"
 # Query string arguments that filter rows without naming a column.
 ROW_FILTER_ARGS = ("_where", "_through")
-# Every word of a literal search is one FTS5 phrase that all rows must contain; past a
-# few hundred words the query only burns CPU, so longer text gets a 400.
+# Every word of a literal search is one FTS5 phrase that each row must contain. Past a
+# few hundred words the query only costs CPU time, so longer text gets a 400.
 MAX_SEARCH_CHARS = 1000
 
 
@@ -71,8 +71,8 @@ def search_mode(request, metadata: dict) -> str:
     mode = request.args.get("_searchmode") or metadata.get("searchmode") or "escaped"
     if mode not in SEARCH_MODES:
         raise BadRequest(
-            f"_searchmode={mode!r} is not a search mode; use one of {', '.join(SEARCH_MODES)} "
-            "(or leave it out to search the text literally)"
+            f"Invalid _searchmode {mode!r}: use one of {', '.join(SEARCH_MODES)}, "
+            "or leave it out to search the text literally"
         )
     return mode
 
@@ -121,9 +121,9 @@ def prefix_start(request, metadata: dict) -> int | None:
 
     ``id IN (all matches)`` makes SQLite collect every match before the first row is
     returned: over a million ids for a common word at 12 million rows. When the search
-    is the only filter and rows come in id order, a page needs only the next matches
-    after the ``_next`` cursor, and the count and domain facet read at most count_cap + 1
-    of them, so the subquery can stop there. Returns None when that does not hold.
+    is the only filter and rows come in id order, a page needs only the matches after
+    the ``_next`` cursor. The count and the domain facet read at most count_cap + 1 of
+    them, so the subquery can stop there. Returns None when that does not hold.
     """
     sort = request.args.get("_sort") or metadata.get("sort")
     if has_row_filters(request) or request.args.get("_sort_desc") or metadata.get("sort_desc"):
@@ -167,7 +167,7 @@ async def fts_query(db, target: str, text: str, mode: str) -> str | None:
 
 
 async def check_raw_query(db, target: str, query: str, text: str) -> None:
-    """Raise BadRequest quoting SQLite's complaint if ``query`` is not valid FTS5 syntax."""
+    """Raise BadRequest quoting SQLite's error if ``query`` is not valid FTS5 syntax."""
     sql = f"select 1 from {escape_sqlite(FTS_TABLE)} where {target} match :query limit 1"
     try:
         await db.execute(sql, {"query": query}, log_sql_errors=False)
