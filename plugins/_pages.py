@@ -5,6 +5,7 @@ message that quotes the bad value; image rows become the items the image grid sh
 """
 
 import math
+from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
@@ -71,6 +72,13 @@ def int_param(request, name: str, default: int | None, low: int, high: int) -> i
 def flag_param(request, name: str) -> bool:
     """True when parameter ``name`` is 1, true, yes or on."""
     return (request.args.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def page_url(request, **changes) -> str:
+    """Return the request's URL with parameters changed (a None value removes one)."""
+    args = {key: request.args.get(key) for key in request.args if key not in changes}
+    args.update({key: value for key, value in changes.items() if value is not None})
+    return request.path + "?" + urlencode(args)
 
 
 def image_item(datasette, database_name: str, row: dict, unsafe_threshold: float,

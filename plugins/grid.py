@@ -8,8 +8,6 @@ neither shows every image, newest first. ``aesthetic_min``, ``punsafe_max`` and
 hidden unless the URL has ``_unsafe=1``.
 """
 
-from urllib.parse import urlencode
-
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import BadRequest, Response
@@ -25,6 +23,7 @@ from plugins._pages import (
     images_database,
     int_param,
     page_response,
+    page_url,
     text_param,
 )
 
@@ -95,12 +94,6 @@ async def search_page(database, request, filters: dict, size: int) -> dict:
     rows = [dict(row) for row in result.rows]
     next_cursor = rows[size - 1]["id"] if len(rows) > size else None
     return {"rows": rows[:size], "next": next_cursor, "message": None}
-
-
-def page_url(request, **changes) -> str:
-    args = {key: request.args.get(key) for key in request.args if key not in changes}
-    args.update({key: value for key, value in changes.items() if value is not None})
-    return request.path + "?" + urlencode(args)
 
 
 def grid_mode(request) -> tuple[str, int | None]:

@@ -21,6 +21,7 @@ from plugins._pages import (
     image_item,
     images_database,
     page_response,
+    page_url,
     text_param,
 )
 
@@ -110,8 +111,8 @@ async def keywords_page(datasette, request):
     for figures in (result["q"], result["vs"]):
         if figures:
             add_examples(datasette, database.name, figures, config["punsafe_threshold"], show_unsafe)
-    return await page_response(datasette, request, "keywords.html", result,
-                               {"show_unsafe": show_unsafe})
+    extra = {"show_unsafe": show_unsafe, "unsafe_url": page_url(request, _unsafe="1")}
+    return await page_response(datasette, request, "keywords.html", result, extra)
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from plugins._pages import (
     image_item,
     images_database,
     page_response,
+    page_url,
     text_param,
 )
 
@@ -70,8 +71,8 @@ async def name_page(datasette, request):
     report["export_csv"] = f"/-/name/export.csv?{query_string}"
     report["export_json"] = f"/-/name/export.json?{query_string}"
     report["grid_url"] = "/-/grid?" + urlencode({"q": name, "_phrase": 1})
-    return await page_response(datasette, request, "name_report.html", report,
-                               {"show_unsafe": show_unsafe})
+    extra = {"show_unsafe": show_unsafe, "unsafe_url": page_url(request, _unsafe="1")}
+    return await page_response(datasette, request, "name_report.html", report, extra)
 
 
 @hookimpl

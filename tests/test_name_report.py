@@ -132,3 +132,13 @@ def test_name_report_and_export_leave_out_removed_rows(lens_datasette, db_path, 
     exported = (get(lens_datasette, db_path, "/-/name/export.csv?name=Greg+Rutkowski")).text
     assert ROWS[1]["url"] not in exported
     assert len(list(csv.DictReader(io.StringIO(exported)))) == len(PHRASE_IDS) - 1
+
+
+def test_name_report_hides_unsafe_examples_until_asked(lens_datasette, tmp_path):
+    rows = [dict(ROWS[0], punsafe=0.99), ROWS[1]]
+    db_path = build_db(tmp_path, rows)
+    html = get(lens_datasette, db_path, "/-/name?name=Greg+Rutkowski").text
+    assert rows[0]["url"] not in html
+    assert 'href="/-/name?name=Greg+Rutkowski&amp;_unsafe=1">Show them</a>' in html
+    shown = get(lens_datasette, db_path, "/-/name?name=Greg+Rutkowski&_unsafe=1").text
+    assert f'src="{rows[0]["url"]}"' in shown
