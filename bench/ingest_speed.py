@@ -2,8 +2,8 @@
 
 1. Baseline: the sqlite-utils CLI, ``sqlite-utils insert --csv`` of the rows exported
    to CSV, then ``sqlite-utils enable-fts`` on the caption column.
-2. Floor: the least work that still gives a searchable table: ``executemany`` of the
-   rows into a table without constraints or domains, then an FTS5 ``rebuild`` over it.
+2. Floor: bench/ingest_floor.py, ``executemany`` of the rows into a table without
+   constraints or domains, then an FTS5 ``rebuild`` over it.
 3. ``laionlens ingest``: domains, full-text index, secondary indexes, statistics.
 
 The parquet file is built from the sample named by LAIONLENS_SAMPLE (see
@@ -12,16 +12,15 @@ bench/ingest_data.py) unless --parquet names one.
 Example: python -m bench.ingest_speed --rows 200000 --work /work/bench-data
 """
 
-import resource
-import sqlite3
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from bench.common import BIN, cpu_seconds, machine, remove, run_timed
+from bench.common import BIN, machine, remove, run_timed
 from bench.ingest_data import build_parquet, sample_path_from_env
 
 
@@ -37,34 +36,18 @@ def baseline(parquet: Path, work: Path) -> tuple[float, float]:
     return insert[0] + fts[0], insert[1] + fts[1]
 
 
-def floor(parquet: Path, work: Path) -> tuple[float, float]:
-    """Bare executemany into a plain table, then an FTS5 rebuild; returns wall and CPU
-    seconds, reading the parquet file included."""
+def floor(parquet: Path, work: Path) -> tuple[float, float, int]:
+    """Time bench/ingest_floor.py, reading the parquet file included."""
     db = work / "speed-floor.db"
     remove(db)
-    cpu_before = cpu_seconds(resource.RUSAGE_SELF)
-    started = time.perf_counter()
-    table = pq.read_table(parquet)
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    columns = ", ".join(f'"{name}"' for name in table.column_names)
-    conn.execute(f"CREATE TABLE plain ({columns})")
-    conn.execute("CREATE VIRTUAL TABLE plain_fts USING fts5(TEXT, content='plain')")
-    conn.execute("BEGIN")
-    marks = ", ".join("?" * table.num_columns)
-    conn.executemany(f"INSERT INTO plain VALUES ({marks})", zip(*(c.to_pylist() for c in table.columns)))
-    conn.execute("INSERT INTO plain_fts(plain_fts) VALUES ('rebuild')")
-    conn.execute("COMMIT")
-    conn.close()
-    return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu_before
+    return run_timed([sys.executable, "-m", "bench.ingest_floor", str(parquet), str(db)])
 
 
 def lens(parquet: Path, work: Path) -> tuple[float, float, int]:
     db = work / "speed-lens.db"
     remove(db)
     return run_timed([str(BIN / "laionlens"), "ingest", str(parquet), "--db", str(db), "--no-progress"],
-                     capture_output=True)
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @click.command()
