@@ -83,7 +83,7 @@ def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False)
         _require_entries(listed, urls_file)
         _collect(conn, "url IN (SELECT key FROM temp.listed)")
         matched = conn.execute(
-            "SELECT count(DISTINCT i.url) FROM images i JOIN temp.doomed d ON d.id = i.id"
+            "SELECT count(DISTINCT i.url) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
         ).fetchone()[0]
         recorded = _record_listed_urls(conn, reason)
         report = _apply(conn, "URL list", listed, listed - matched, reason, dry_run)
@@ -103,7 +103,7 @@ def remove_by_hashes(db_path, hashes_file, reason, *, dry_run=False, progress=Fa
         _require_entries(listed, hashes_file)
         _collect(conn, "hash IN (SELECT key FROM temp.listed)")
         matched = conn.execute(
-            "SELECT count(DISTINCT i.hash) FROM images i JOIN temp.doomed d ON d.id = i.id"
+            "SELECT count(DISTINCT i.hash) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
         ).fetchone()[0]
         report = _apply(conn, "hash list", listed, listed - matched, reason, dry_run)
     return _finish(report)
@@ -261,11 +261,13 @@ def _record_removed_rows(conn, reason: str, now: str) -> int:
 
 def _delete_from_fts(conn) -> None:
     # The contentless index can only forget a row given the exact text that was
-    # indexed. Only ids present in the index are deleted: a 'delete' for a rowid that
-    # was never indexed would corrupt the index's document totals.
+    # indexed. Only ids present in the index are deleted, because a 'delete' for a
+    # rowid that was never indexed would corrupt the index's document totals.
+    # CROSS JOIN keeps temp.doomed as the outer loop. The planner has no statistics
+    # for temporary tables and would otherwise scan all of images.
     conn.execute(
         "INSERT INTO images_fts(images_fts, rowid, caption) "
-        "SELECT 'delete', i.id, fts_text(i.caption) FROM temp.doomed d JOIN images i ON i.id = d.id "
+        "SELECT 'delete', i.id, fts_text(i.caption) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id "
         "WHERE EXISTS (SELECT 1 FROM images_fts_docsize f WHERE f.id = d.id)"
     )
 
