@@ -34,7 +34,8 @@ def test_facets_whole_table_reads_domains_table(tmp_path, corpus_db, lens_datase
     _, facet, counts = domain_facet(lens_datasette(db_path))
     assert counts == {"example.org": 999, "example.net": 13, "example.com": 8, "images.example.com": 8}
     assert next(iter(counts)) == "example.org"  # largest first
-    assert facet["type"] == "domain" and not facet["hideable"]
+    assert facet["type"] == "domain"
+    assert not facet["hideable"]
 
 
 def test_facets_search_groups_matching_rows(ds):
@@ -52,7 +53,8 @@ def test_facets_size_limits_values_and_marks_truncated(ds, lens_datasette, corpu
     ds = lens_datasette(corpus_db, {"facet_size": 2})
     for params in ({}, {"_search": "photo"}):
         _, facet, counts = domain_facet(ds, **params)
-        assert len(counts) == 2 and facet["truncated"]
+        assert len(counts) == 2
+        assert facet["truncated"]
 
 
 def test_facets_selected_value_toggles_off(ds, corpus_db):
@@ -60,7 +62,8 @@ def test_facets_selected_value_toggles_off(ds, corpus_db):
     _, facet, counts = domain_facet(ds, _search="photo", domain_id=str(chosen))
     assert counts == {"example.com": 8}
     value = facet["results"][0]
-    assert value["selected"] and f"domain_id={chosen}" not in value["toggle_url"]
+    assert value["selected"]
+    assert f"domain_id={chosen}" not in value["toggle_url"]
 
 
 def test_facets_slow_search_is_reported_timed_out(tmp_path, lens_datasette):
@@ -69,7 +72,8 @@ def test_facets_slow_search_is_reported_timed_out(tmp_path, lens_datasette):
     ds = lens_datasette(build_database(tmp_path, rows), {"facet_time_limit_ms": 1})
     data = get(ds, "/lens/images.json", _search="common").json()
     facet = data["facet_results"]["domain_id"]
-    assert facet["timed_out"] and facet["results"] == []
+    assert facet["timed_out"]
+    assert facet["results"] == []
     assert len(data["rows"]) == 50  # the page itself is still served
     html = get(ds, "/lens/images", _search="common").text
     assert "These facets timed out" in html
@@ -78,12 +82,14 @@ def test_facets_slow_search_is_reported_timed_out(tmp_path, lens_datasette):
 def test_facets_domain_type_on_other_column_is_400(ds):
     response = get(ds, "/lens/images.json", _facet_domain="url")
     assert response.status_code == 400
-    assert "'url'" in response.json()["error"] and "_facet=url" in response.json()["error"]
+    assert "'url'" in response.json()["error"]
+    assert "_facet=url" in response.json()["error"]
 
 
 def test_facets_html_lists_domains(ds):
     html = get(ds, "/lens/images", _search="photo").text
-    assert 'data-column="domain_id"' in html and "images.example.com" in html
+    assert 'data-column="domain_id"' in html
+    assert "images.example.com" in html
 
 
 def test_facets_large_result_counts_first_matches_only(corpus_db, lens_datasette):

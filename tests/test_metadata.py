@@ -68,14 +68,16 @@ def test_metadata_tables_apply_to_any_database_name(db_path, lens_datasette):
 
 def test_metadata_hides_internal_tables(db_path, lens_datasette):
     tables = {t["name"]: t["hidden"] for t in get(lens_datasette(db_path), "/laion-part-7.json").json()["tables"]}
-    assert not tables["images"] and not tables["domains"]
+    assert not tables["images"]
+    assert not tables["domains"]
     hidden = {name for name, is_hidden in tables.items() if is_hidden}
     assert {"images_fts", "images_fts_data", "images_fts_idx", "lens_state"} <= hidden
 
 
 def test_metadata_column_descriptions_on_table_page(db_path, lens_datasette):
     html = get(lens_datasette(db_path), "/laion-part-7/images").text
-    assert "cosine similarity" in html.lower() and "ViT-L/14" in html
+    assert "cosine similarity" in html.lower()
+    assert "ViT-L/14" in html
     assert 'type="search" name="_search"' in html
 
 

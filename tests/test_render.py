@@ -38,10 +38,10 @@ def test_render_thumbnail_is_lazy_and_linked(ds):
 
 def test_render_unsafe_thumbnails_hidden_by_default(ds):
     html = get(ds, "/lens/images").text
-    shown = thumbnails(html)
-    assert "https://example.com/unsafe.jpg" not in shown
+    visible = thumbnails(html)
+    assert "https://example.com/unsafe.jpg" not in visible
     assert {"https://example.com/safe.jpg", "https://example.com/border.jpg",
-            "https://example.com/unknown.jpg"} <= set(shown)
+            "https://example.com/unknown.jpg"} <= set(visible)
     assert "Thumbnail hidden: punsafe 0.877 is above 0.5." in html
     assert 'href="https://example.com/unsafe.jpg"' in html  # the link itself stays
     assert re.search(r'<a href="[^"]*_unsafe=1">show unsafe thumbnails</a>', html)
@@ -69,7 +69,8 @@ def test_render_unsafe_hidden_when_punsafe_not_selected(ds):
 
 def test_render_row_page_hides_unsafe(ds):
     html = get(ds, "/lens/images/2").text
-    assert thumbnails(html) == [] and "show unsafe thumbnails" in html
+    assert thumbnails(html) == []
+    assert "show unsafe thumbnails" in html
     assert thumbnails(get(ds, "/lens/images/2", _unsafe="1").text) == ["https://example.com/unsafe.jpg"]
 
 
@@ -78,7 +79,8 @@ def test_render_scores_three_decimals_in_html_only(ds):
     assert '<td class="col-punsafe type-float">0.123</td>' in html
     assert '<td class="col-similarity type-float">0.312</td>' in html
     row = get(ds, "/lens/images.json", _search="safe", _shape="array").json()[0]
-    assert row["punsafe"] == 0.1234 and row["similarity"] == 0.31234
+    assert row["punsafe"] == 0.1234
+    assert row["similarity"] == 0.31234
 
 
 def test_render_escapes_urls_and_captions(ds):
@@ -90,5 +92,6 @@ def test_render_escapes_urls_and_captions(ds):
 
 def test_render_non_web_url_is_text_only(ds):
     html = get(ds, "/lens/images", _search="script").text
-    assert 'href="javascript:' not in html and 'src="javascript:' not in html
+    assert 'href="javascript:' not in html
+    assert 'src="javascript:' not in html
     assert "javascript:alert(1)" in html

@@ -154,13 +154,15 @@ def test_search_column_form_searches_caption(ds):
 def test_search_unknown_column_is_400_listing_columns(ds):
     response = get(ds, "/lens/images.json", _search_url="velinov")
     assert response.status_code == 400
-    assert "'url'" in response.json()["error"] and "caption" in response.json()["error"]
+    assert "'url'" in response.json()["error"]
+    assert "caption" in response.json()["error"]
 
 
 def test_search_unknown_mode_is_400_listing_modes(ds):
     response = get(ds, "/lens/images.json", _search="cat", _searchmode="fuzzy")
     assert response.status_code == 400
-    assert "'fuzzy'" in response.json()["error"] and "raw" in response.json()["error"]
+    assert "'fuzzy'" in response.json()["error"]
+    assert "raw" in response.json()["error"]
 
 
 def test_search_box_shows_the_text_as_typed(ds):
@@ -170,7 +172,8 @@ def test_search_box_shows_the_text_as_typed(ds):
 
 def test_search_json_shapes_size_and_next_pages(ds):
     first = get(ds, "/lens/images.json", _search="photo", _size="10").json()
-    assert len(first["rows"]) == 10 and first["next_url"]
+    assert len(first["rows"]) == 10
+    assert first["next_url"]
     captions = [row[2] for row in first["rows"]]
     next_url = first["next_url"]
     while next_url:
@@ -179,13 +182,15 @@ def test_search_json_shapes_size_and_next_pages(ds):
         next_url = page["next_url"]
     assert sorted(captions) == sorted(FILLER)
     objects = get(ds, "/lens/images.json", _search="photo", _shape="objects", _size="3").json()
-    assert len(objects["rows"]) == 3 and objects["rows"][0]["caption"] in FILLER
+    assert len(objects["rows"]) == 3
+    assert objects["rows"][0]["caption"] in FILLER
 
 
 def test_search_where_filter_still_works(ds):
     response = get(ds, "/lens/images.json", _search="photo", _where="id % 2 = 0", _shape="array")
     assert response.status_code == 200
-    assert response.json() and all(row["id"] % 2 == 0 for row in response.json())
+    assert response.json()
+    assert all(row["id"] % 2 == 0 for row in response.json())
 
 
 def test_search_register_plugins_is_idempotent():

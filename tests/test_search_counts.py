@@ -33,7 +33,7 @@ def test_counts_json_exact_up_to_cap(ds, corpus_db, params, count, exact):
         params = dict(params, domain_id=domain_id(corpus_db, params["domain_id"]))
     data = get(ds, "/lens/images.json", **params).json()
     assert data["lens_count"] == {"count": count, "exact": exact, "cap": CAP, "timed_out": False}
-    # Datasette's own key holds the count only when it is exact.
+    # Datasette's own key contains the count only when it is exact.
     assert data["filtered_table_rows_count"] == (count if exact else None)
 
 
@@ -60,7 +60,8 @@ def test_counts_next_page_keeps_count(ds):
 
 def test_counts_user_nocount_turns_counting_off(ds):
     data = get(ds, "/lens/images.json", _search="cat", _nocount="1").json()
-    assert "lens_count" not in data and data["filtered_table_rows_count"] is None
+    assert "lens_count" not in data
+    assert data["filtered_table_rows_count"] is None
 
 
 def test_counts_array_shape_is_plain_list(ds):
@@ -76,7 +77,8 @@ def test_counts_other_tables_keep_datasette_count(ds):
 
 def test_counts_bad_request_still_reports_error(ds):
     response = get(ds, "/lens/images.json", _search='"', _searchmode="raw")
-    assert response.status_code == 400 and "unterminated string" in response.json()["error"]
+    assert response.status_code == 400
+    assert "unterminated string" in response.json()["error"]
 
 
 def test_counts_default_cap_counts_everything_small(corpus_db, lens_datasette):

@@ -40,7 +40,8 @@ def test_sample_search_phrase_and_punctuation(ds):
 
 def test_sample_domains_table_served(ds):
     data = get(ds, "/sample/domains.json", _shape="array", _size="5").json()
-    assert len(data) == 5 and all(row["image_count"] >= 1 for row in data)
+    assert len(data) == 5
+    assert all(row["image_count"] >= 1 for row in data)
     assert data[0]["image_count"] >= data[-1]["image_count"]  # sorted by image_count desc
     facet = get(ds, "/sample/images.json").json()["facet_results"]["domain_id"]
     assert facet["results"][0]["count"] == data[0]["image_count"]
