@@ -1,6 +1,6 @@
 """Build benchmark parquet files of any size from the real 10,000-row sample.
 
-Captions are the sample's, reused in turn; each URL is the sample's URL with a row
+Captions are the sample's, reused in turn. Each URL is the sample's URL with a row
 number appended, so every URL is unique but the domains stay those of real LAION
 rows. Numeric columns are synthetic but shaped like an aesthetics v2 shard (float64
 WIDTH and HEIGHT with a few NaN, a signed int64 hash). Written row group by row group

@@ -2,7 +2,7 @@
 
 Column names and types are the published ones (see the schema table in the ingest
 issue): float64 WIDTH and HEIGHT with NaN, signed int64 hash, lower-case relaion
-columns. Every file holds the same three logical rows so the stored values can be
+columns. Every file contains the same three logical rows so the stored values can be
 compared across schemas.
 """
 
@@ -110,7 +110,7 @@ def write_release(release: str, folder: Path) -> Path:
 
 
 def write_table(path: Path, columns: dict[str, list], types: dict[str, pa.DataType] | None = None) -> Path:
-    """Write ``columns`` (name -> values) to ``path``; strings unless ``types`` says otherwise."""
+    """Write ``columns`` (name -> values) to ``path``; typed as ``types`` gives, string by default."""
     types = types or {}
     arrays = [pa.array(values, types.get(name, STR)) for name, values in columns.items()]
     pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), path)

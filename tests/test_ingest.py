@@ -160,7 +160,7 @@ def test_ingest_url_not_found_is_refused(http_folder, tmp_path):
     assert not (tmp_path / "l.db").exists()
 
 
-def test_ingest_url_same_content_as_local_file_is_skipped(http_folder, tmp_path):
+def test_ingest_url_of_known_file_skipped(http_folder, tmp_path):
     folder, base = http_folder
     path = write_table(folder / "p.parquet", {"URL": ["http://a.test/1"], "TEXT": ["one"]})
     ingest_paths([path], tmp_path / "l.db")
