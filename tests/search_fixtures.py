@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 
 from ingest.pipeline import ingest_paths
 
-# Every column of an improved_aesthetics shard; rows give URL and TEXT, the rest default.
+# Every column of an improved_aesthetics shard. Rows give URL and TEXT at least, and the
+# other columns take the values in DEFAULTS unless a row sets them.
 COLUMNS = {
     "URL": pa.string(),
     "TEXT": pa.string(),
@@ -80,7 +81,7 @@ FILLER = [f"filler photo number {i}" for i in range(24)]
 
 
 def corpus_rows() -> list[dict]:
-    """Rows of the search corpus; punsafe rises with the row so a few are unsafe."""
+    """Return the rows of the search corpus, all with the default (safe) punsafe."""
     rows = [{"URL": f"https://example.net/{i}.jpg", "TEXT": text} for i, text in enumerate(CAPTIONS)]
     rows += [{"URL": f"{FILLER_HOSTS[i % 3]}/filler/{i}.jpg", "TEXT": text}
              for i, text in enumerate(FILLER)]
