@@ -92,6 +92,20 @@ def test_check_reports_exact_problem(tmp_path, damage, check_name):
     assert result.output.count("FAIL") == 1, result.output
 
 
+def test_check_lists_first_ids_only(tmp_path):
+    rows = [(f"https://example.org/{i}.jpg", f"caption number {i}", i) for i in range(15)]
+    db_path = build_database(tmp_path, rows)
+    conn = sqlite3.connect(db_path)
+    for image_id, caption in conn.execute("SELECT id, caption FROM images").fetchall():
+        conn.execute("INSERT INTO images_fts(images_fts, rowid, caption) VALUES ('delete', ?, ?)",
+                     (image_id, fts_text(caption)))
+    conn.commit()
+    conn.close()
+    result = run_check(db_path)
+    assert "15 captioned rows are missing from images_fts: ids 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 5 more" \
+        in result.output
+
+
 def test_check_passes_fresh_database(tmp_path):
     result = run_check(build_database(tmp_path), "--full")
     assert result.exit_code == 0, result.output

@@ -54,6 +54,17 @@ def test_remove_urls_deletes_rows_everywhere(db_path, tmp_path):
     assert domain_counts(db_path)["img.example.jp"] == 0
 
 
+def test_remove_urls_summary_lists_domains(db_path, tmp_path, caplog):
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, DOG, TREE])
+    with caplog.at_level("INFO", logger="laionlens.remove"):
+        result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x")
+    lines = result.output.splitlines()
+    assert "           2  example.org" in lines
+    assert "           1  example.net" in lines
+    assert "recorded in removals: 3 new URL hashes" in lines
+    assert "removed 3 rows (URL list, 3 entries listed)" in caplog.messages
+
+
 def test_remove_urls_records_hashes_and_ids(db_path, tmp_path):
     conn = sqlite3.connect(db_path)
     cat_id = conn.execute("SELECT id FROM images WHERE url = ?", (CAT,)).fetchone()[0]
@@ -82,14 +93,21 @@ def test_remove_hashes_deletes_matching_rows(db_path, tmp_path):
     assert domain_counts(db_path)["artstation.com"] == 0
 
 
-@pytest.mark.parametrize("url_column", ["url", "URL"])  # Re-LAION writes lower case
-def test_remove_keep_only_removes_rows_missing_from_shards(db_path, tmp_path, url_column):
+@pytest.mark.parametrize("url_column, as_folder", [
+    ("url", True),  # Re-LAION writes lower case
+    ("URL", True),
+    ("url", False),  # one --keep-only option per file
+])
+def test_remove_keep_only_removes_rows_missing_from_shards(db_path, tmp_path, url_column, as_folder):
     kept_rows = [row for row in ROWS if row[0] not in (CAT, MUG)]
     folder = tmp_path / "relaion"
     folder.mkdir()
-    write_shard(folder / "part-0.parquet", kept_rows[:2], url_column=url_column)
-    write_shard(folder / "part-1.parquet", kept_rows[2:], url_column=url_column)
-    result = run_cli("remove", "--db", str(db_path), "--keep-only", str(folder), "--reason", "Re-LAION")
+    parts = [write_shard(folder / "part-0.parquet", kept_rows[:2], url_column=url_column),
+             write_shard(folder / "part-1.parquet", kept_rows[2:], url_column=url_column)]
+    shard_args = ["--keep-only", str(folder)]
+    if not as_folder:
+        shard_args = ["--keep-only", str(parts[0]), "--keep-only", str(parts[1])]
+    result = run_cli("remove", "--db", str(db_path), *shard_args, "--reason", "Re-LAION")
     assert result.exit_code == 0, result.output
     assert "removed 2 rows" in result.output
     assert urls_in(db_path) == {DOG, PAINTING, SAKURA, TREE}

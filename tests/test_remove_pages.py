@@ -42,6 +42,21 @@ def test_removed_row_page_gone(lens_datasette, removed_db, suffix):
     assert CAT_URL not in response.text
 
 
+def test_removed_row_reason_escaped(lens_datasette, tmp_path):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    cat_id = conn.execute("SELECT id FROM images WHERE url = ?", (CAT_URL,)).fetchone()[0]
+    conn.close()
+    listed = tmp_path / "takedown.txt"
+    listed.write_text(CAT_URL + "\n")
+    reason = "<script>alert(1)</script>"
+    CliRunner().invoke(cli, ["remove", "--db", str(db_path), "--urls", str(listed), "--reason", reason])
+    response = get(lens_datasette(db_path), f"/lens/images/{cat_id}")
+    assert response.status_code == 410
+    assert reason not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
 def test_removed_row_json_fields(lens_datasette, removed_db):
     db_path, removed_id, _ = removed_db
     response = get(lens_datasette(db_path), f"/lens/images/{removed_id}.json")
