@@ -44,7 +44,7 @@ LENS_PORT, PLAIN_PORT = 8911, 8912
 
 
 def start(args: list[str], port: int, log_path: Path) -> subprocess.Popen:
-    """Start a server and return once it answers on ``port``."""
+    """Start a server and return once it responds on ``port``."""
     log = log_path.open("w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
@@ -57,7 +57,7 @@ def start(args: list[str], port: int, log_path: Path) -> subprocess.Popen:
         if process.poll() is not None:
             break
     process.kill()
-    raise click.ClickException(f"server on port {port} did not start; see {log_path}")
+    raise click.ClickException(f"Server on port {port} did not start within 300 s: see {log_path}")
 
 
 def lens_path(db: str, query: str) -> tuple[str, dict]:
@@ -100,7 +100,7 @@ def percentile(values: list[float], q: int) -> float:
 
 
 def run_rounds(db: str, repeat: int) -> dict:
-    """Time every query on both servers ``repeat`` times; return times and summaries."""
+    """Time every query on both servers ``repeat`` times and return times and summaries."""
     results = {name: {query: {"ms": []} for query, _ in QUERIES} for name in ("lens", "plain")}
     servers = (("lens", LENS_PORT, lens_path), ("plain", PLAIN_PORT, plain_path))
     with httpx.Client(timeout=120) as client:
@@ -129,18 +129,16 @@ def report(results: dict, db_path: Path, rows: int, repeat: int) -> str:
             f"| {statistics.median(lens['ms']):.0f} | {describe_count(plain)} "
             f"| {', '.join(plain['domains'])} | {statistics.median(plain['ms']):.0f} |"
         )
+    lines += ["", f"{len(QUERIES)} queries x {repeat} rounds on {db_path.name} ({rows:,} rows)."]
     overall = {}
-    for name in ("lens", "plain"):
+    for name, title in (("lens", "LAION Lens"), ("plain", "Plain Datasette")):
         times = [ms for entry in results[name].values() for ms in entry["ms"]]
         overall[name] = (percentile(times, 50), percentile(times, 95), max(times))
-    lines += [
-        "",
-        f"{len(QUERIES)} queries x {repeat} rounds on {db_path.name} ({rows:,} rows).",
-        f"LAION Lens: p50 {overall['lens'][0]:.0f} ms, p95 {overall['lens'][1]:.0f} ms, max {overall['lens'][2]:.0f} ms.",
-        f"Plain Datasette: p50 {overall['plain'][0]:.0f} ms, p95 {overall['plain'][1]:.0f} ms, max {overall['plain'][2]:.0f} ms.",
-        f"Ratio plain / Lens: p50 {overall['plain'][0] / overall['lens'][0]:.1f}x, "
-        f"p95 {overall['plain'][1] / overall['lens'][1]:.1f}x.",
-    ]
+        lines.append(f"{title}: p50 {overall[name][0]:.0f} ms, p95 {overall[name][1]:.0f} ms, "
+                     f"max {overall[name][2]:.0f} ms.")
+    p50_ratio = overall["plain"][0] / overall["lens"][0]
+    p95_ratio = overall["plain"][1] / overall["lens"][1]
+    lines.append(f"Ratio plain / Lens: p50 {p50_ratio:.1f}x, p95 {p95_ratio:.1f}x.")
     return "\n".join(lines)
 
 
