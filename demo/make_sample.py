@@ -1,7 +1,7 @@
 """Write the demo shard: synthetic rows in the LAION improved_aesthetics_6plus layout.
 
 Every caption is put together from the word lists below, which were written for this
-project; the artists are invented names. No row comes from LAION or any other data
+project, and the artists are invented names. No row comes from LAION or any other data
 set. Image URLs point at the reserved example domains of RFC 2606 (example.com,
 example.net, example.org and their subdomains), so a thumbnail never reaches a real
 host. The output depends only on the seed.
@@ -108,14 +108,14 @@ SCHEMA = pa.schema([
 
 
 def sample_table(rows: int, seed: int) -> pa.Table:
-    """Return ``rows`` synthetic rows; the same seed always gives the same table."""
+    """Return ``rows`` synthetic rows. The same seed gives the same table."""
     rng = random.Random(seed)
     return pa.Table.from_pylist([row(rng, i) for i in range(rows)], schema=SCHEMA)
 
 
 @click.command()
 @click.option("--rows", default=400, show_default=True, type=click.IntRange(1), help="Number of rows to write.")
-@click.option("--seed", default=6, show_default=True, type=int, help="Random seed; the same seed gives the same file.")
+@click.option("--seed", default=6, show_default=True, type=int, help="Random seed. The same seed gives the same file.")
 @click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Parquet file to write.")
 def main(rows: int, seed: int, out: Path) -> None:
