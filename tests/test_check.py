@@ -70,6 +70,12 @@ def overcount_ingest_file(conn):
     return f"ingest file {file_id} (part-7.parquet): rows_done 12 exceeds rows_total 10"
 
 
+def undercount_ingest_file(conn):
+    file_id, name = conn.execute("SELECT id, name FROM ingest_files").fetchone()
+    conn.execute("UPDATE ingest_files SET rows_done = 2")
+    return f"ingest file {file_id} ({name}): images holds {len(ROWS)} rows from it but rows_done is 2"
+
+
 @pytest.mark.parametrize("damage, check_name", [
     (break_domain_count, "domain counts"),
     (drop_fts_entry, "fts rows match captions"),
@@ -78,6 +84,7 @@ def overcount_ingest_file(conn):
     (reinsert_removed_row, "no removed rows present"),
     (orphan_embedding_status, "image ids of other tables"),
     (overcount_ingest_file, "ingest file progress"),
+    (undercount_ingest_file, "ingest file progress"),
 ])
 def test_check_reports_exact_problem(tmp_path, damage, check_name):
     db_path = build_database(tmp_path)
