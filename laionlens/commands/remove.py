@@ -30,7 +30,9 @@ def remove(db_path, urls_file, hashes_file, keep_shards, reason, index_path, dry
 
     Give exactly one of --urls, --hashes or --keep-only.
 
-    Example: laionlens remove --db laion.db --urls takedown.txt --reason "Re-LAION takedown 2024-08"
+    \b
+    Example:
+      laionlens remove --db laion.db --urls takedown.txt --reason "Re-LAION takedown 2024-08"
     """
     from ingest import remove as removal
 
