@@ -34,18 +34,24 @@ from laionlens.text import fts_text
 log = logging.getLogger("laionlens.remove")
 
 __all__ = [
-    "KeepShardError", "NotLensDatabaseError", "RemovalError", "RemovalListError", "RemovalReport",
+    "DatabaseLockedError", "KeepShardError", "NotLensDatabaseError", "RemovalError", "RemovalListError", "RemovalReport",
     "VectorIndexRewriteError", "keep_only", "remove_by_hashes", "remove_by_urls",
     "remove_from_vector_index",
 ]
 
 BATCH_ROWS = 10_000
+# Seconds to wait for another writer (an ingest, an embedding run) to release the database.
+LOCK_TIMEOUT_S = 30
 # Tables that hold an ``image_id`` but must keep it after the row is gone.
 KEEP_TABLES = frozenset({"removed_rows"})
 
 
 class NotLensDatabaseError(RemovalError):
-    """The database file is missing or has no ``images`` table."""
+    """The database file is missing, is not SQLite or has no ``images`` table."""
+
+
+class DatabaseLockedError(RemovalError):
+    """Another process kept the database locked for writing past the timeout."""
 
 
 @dataclass
@@ -74,6 +80,7 @@ class RemovalReport:
         for table, count in sorted(self.cleaned_tables.items()):
             lines.append(f"also deleted from {table}: {count:,} rows")
         return lines
+
 
 def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
     """Remove the rows whose URL is listed in ``urls_file`` and record every listed URL."""
@@ -114,11 +121,10 @@ def keep_only(db_path, shards, reason, *, dry_run=False, progress=False) -> Remo
     files = shard_files(shards)
     with _transaction(db_path, dry_run) as conn:
         conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
-        kept = 0
         for path in files:
             log.info("reading URLs to keep from %s", path)
             urls = (url for batch in read_shard_urls(path) for url in batch)
-            kept += _load(conn, urls, progress, f"URLs of {path.name}")
+            kept = _load(conn, urls, progress, f"URLs of {path.name}")
         if kept == 0:
             raise KeepShardError(
                 "The Re-LAION shards contain no URLs; keeping only them would remove every row."
@@ -137,7 +143,14 @@ class _transaction:
 
     def __enter__(self) -> sqlite3.Connection:
         self.conn = open_lens_database(self.db_path)
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            self.conn.close()
+            raise DatabaseLockedError(
+                f"{str(self.db_path)!r} is locked by another writer ({error}), for example a "
+                "running ingest. Run the removal again when it has finished."
+            ) from error
         return self.conn
 
     def __exit__(self, exc_type, exc, traceback):
@@ -147,7 +160,7 @@ class _transaction:
             else:
                 self.conn.execute("ROLLBACK")
                 if exc_type is not None:
-                    log.error("removal from %s failed, nothing changed: %s", self.db_path, exc)
+                    log.info("rolled back the removal from %s; the database is unchanged", self.db_path)
         finally:
             self.conn.close()
         return False
@@ -157,10 +170,14 @@ def open_lens_database(db_path: Path) -> sqlite3.Connection:
     """Open a LAION Lens database with the SQL functions removals need, in autocommit mode."""
     if not db_path.is_file():
         raise NotLensDatabaseError(f"Database {str(db_path)!r} not found.")
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
     conn.create_function("fts_text", 1, fts_text, deterministic=True)
     conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise NotLensDatabaseError(f"{str(db_path)!r} is not an SQLite database: {error}") from error
     missing = {"images", "images_fts", "domains", "removals", "removed_rows"} - tables
     if "images" in missing:
         conn.close()

@@ -109,7 +109,7 @@ def test_remove_keep_only_removes_rows_missing_from_shards(db_path, tmp_path, ur
         shard_args = ["--keep-only", str(parts[0]), "--keep-only", str(parts[1])]
     result = run_cli("remove", "--db", str(db_path), *shard_args, "--reason", "Re-LAION")
     assert result.exit_code == 0, result.output
-    assert "removed 2 rows" in result.output
+    assert "removed 2 rows (keep-only, 4 entries listed)" in result.output
     assert urls_in(db_path) == {DOG, PAINTING, SAKURA, TREE}
     assert domain_counts(db_path)["cdn.shop.example.com"] == 0
 
@@ -227,11 +227,35 @@ def test_remove_keep_only_empty_shard_rejected(db_path, tmp_path):
     assert table_dump(db_path) == before
 
 
-def test_remove_missing_database_rejected(tmp_path):
+@pytest.mark.parametrize("content, expected", [
+    (None, "nope.db' not found"),
+    (b"not a database at all, just text", "is not an SQLite database"),
+])
+def test_remove_unusable_database_rejected(tmp_path, content, expected):
+    db_path = tmp_path / "nope.db"
+    if content is not None:
+        db_path.write_bytes(content)
     listed = write_lines(tmp_path / "takedown.txt", [CAT])
-    result = run_cli("remove", "--db", str(tmp_path / "nope.db"), "--urls", str(listed), "--reason", "x")
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x")
     assert result.exit_code == 1
-    assert "nope.db' not found" in result.output
+    assert expected in result.output
+
+
+def test_remove_locked_database_rejected(db_path, tmp_path, monkeypatch):
+    from ingest import remove as removal
+
+    monkeypatch.setattr(removal, "LOCK_TIMEOUT_S", 0.1)
+    writer = sqlite3.connect(db_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        listed = write_lines(tmp_path / "takedown.txt", [CAT])
+        result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert result.exit_code == 1
+    assert "is locked by another writer" in result.output
+    assert CAT in urls_in(db_path)
 
 
 def test_remove_interrupted_leaves_database_unchanged(db_path, tmp_path):
