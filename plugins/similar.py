@@ -207,12 +207,14 @@ async def search(datasette, request, config: dict) -> dict:
     if mode is None:
         return data
     database = images_database(datasette)
+    # A row is its own nearest neighbour; ask for one more and leave it out.
+    wanted = k + 1 if mode == "row" else k
     try:
-        rows = await find_neighbours(datasette, vector, k, filters, database=database)
+        rows = await find_neighbours(datasette, vector, wanted, filters, database=database)
     except VectorDimensionError as error:
         raise BadRequest(f"{error}. The configured model does not match the index")
     if mode == "row":
-        rows = [row for row in rows if str(row["id"]) != description]
+        rows = [row for row in rows if str(row["id"]) != description][:k]
     show_unsafe = request.args.get("_unsafe") == "1"
     data["rows"] = present(rows, config, show_unsafe, database.name)
     data["hidden"] = sum(1 for row in data["rows"] if row["thumbnail"] is None)

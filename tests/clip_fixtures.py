@@ -194,3 +194,46 @@ def photo_corpus(tmp_path_factory, tiny_clip, tiny_encoder) -> PhotoCorpus:
     index_path = root / "photos.faiss"
     build_from_database(db_path, index_path, 1536, 250_000)
     return PhotoCorpus(root, db_path, images, ids, index_path)
+
+
+class ImageServer:
+    """A threaded HTTP server on 127.0.0.1 serving registered paths with chosen headers."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        routes = self.routes = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body, headers, status = routes.get(self.path, (b"not found", {}, 404))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, body: bytes, headers: dict | None = None, status: int = 200) -> str:
+        self.routes[path] = (body, headers or {"Content-Type": "image/png"}, status)
+        return self.base + path
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def image_server():
+    server = ImageServer()
+    yield server
+    server.close()

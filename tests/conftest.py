@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clip_fixtures import photo_corpus, tiny_clip, tiny_encoder  # noqa: F401
+from tests.clip_fixtures import image_server, photo_corpus, tiny_clip, tiny_encoder  # noqa: F401
 
 
 @pytest.fixture(scope="session")
