@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.remove import image_id_tables, quote_identifier
+from ingest.remove import image_id_tables, quote_identifier, stored_row_lists, stored_rows_sql
 from laionlens.hashing import url_sha256
 from laionlens.text import fts_text, literal_query
 
@@ -78,6 +78,7 @@ def checks(full: bool, sample: int, seed) -> list[tuple[str, Callable]]:
         ("no removed rows present", check_removed_absent),
         ("ingest file progress", check_ingest_files),
         ("image ids of other tables", check_image_id_tables),
+        ("stored results without removed rows", check_stored_rows),
     ]
 
 
@@ -229,6 +230,22 @@ def check_image_id_tables(conn) -> list[str]:
     return problems
 
 
+def check_stored_rows(conn) -> list[str]:
+    """Find stored comparison results that still show a removed row."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'removed_rows'").fetchone():
+        return []
+    problems = []
+    for table, column, path in stored_row_lists(conn):
+        sql = (f"SELECT DISTINCT {quote_identifier(table)}.rowid FROM {quote_identifier(table)}, "
+               f"{stored_rows_sql(table, column)} WHERE json_extract(item.value, '$.id') IN "
+               "(SELECT image_id FROM removed_rows WHERE image_id NOT IN (SELECT id FROM images))")
+        found = _ids_with(conn, sql, {"path": path})
+        if found:
+            problems.append(f"{table}.{column} of {found.count:,} rows lists removed rows: "
+                            f"rowids {_listing(found)}. Run laionlens remove again to drop them.")
+    return problems
+
+
 def fix_domain_counts(db_path) -> int:
     """Recompute ``domains.image_count`` from images; return how many domains changed."""
     conn = open_for_check(Path(db_path))
@@ -261,8 +278,12 @@ class FoundIds:
 
 def _ids(conn, sql: str) -> FoundIds:
     """Run ``sql`` and count its ids, keeping only SHOW of them so a huge result fits in memory."""
+    return _ids_with(conn, sql, ())
+
+
+def _ids_with(conn, sql: str, parameters) -> FoundIds:
     found = FoundIds(0, [])
-    for (value,) in conn.execute(sql):
+    for (value,) in conn.execute(sql, parameters):
         found.count += 1
         if len(found.first) < SHOW:
             found.first.append(value)

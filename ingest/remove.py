@@ -44,6 +44,9 @@ BATCH_ROWS = 10_000
 LOCK_TIMEOUT_S = 30
 # Tables that hold an ``image_id`` but must keep it after the row is gone.
 KEEP_TABLES = frozenset({"removed_rows"})
+# Stored results that embed copies of training rows (URL, caption), as
+# (table, JSON column, path of the list of rows). Each copied row has an "id".
+STORED_ROW_LISTS = (("generations", "result", "$.neighbours"),)
 
 
 class NotLensDatabaseError(RemovalError):
@@ -244,6 +247,7 @@ def _apply(conn, mode, listed, not_found, reason, dry_run) -> RemovalReport:
     _delete_from_fts(conn)
     _update_domain_counts(conn)
     report.cleaned_tables = _delete_from_id_tables(conn)
+    report.cleaned_tables.update(_delete_from_stored_rows(conn))
     conn.execute("DELETE FROM images WHERE id IN (SELECT id FROM temp.doomed)")
     report.removed_ids = [row[0] for row in conn.execute("SELECT id FROM temp.doomed")]
     return report
@@ -333,6 +337,40 @@ def _delete_from_id_tables(conn) -> dict[str, int]:
         if cursor.rowcount:
             cleaned[table] = cleaned.get(table, 0) + cursor.rowcount
     return cleaned
+
+
+def stored_row_lists(conn) -> list[tuple[str, str, str]]:
+    """Return the entries of STORED_ROW_LISTS whose table and column exist in ``conn``."""
+    present = []
+    for table, column, path in STORED_ROW_LISTS:
+        columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        if column in columns:
+            present.append((table, column, path))
+    return present
+
+
+def _delete_from_stored_rows(conn) -> dict[str, int]:
+    """Drop the removed rows from stored comparison results, so no page shows their URL."""
+    cleaned = {}
+    for table, column, path in stored_row_lists(conn):
+        rows = stored_rows_sql(table, column)
+        cursor = conn.execute(
+            f"UPDATE {quote_identifier(table)} SET {quote_identifier(column)} = json_set("
+            f"{quote_identifier(column)}, :path, (SELECT json_group_array(json(item.value)) "
+            f"FROM {rows} WHERE json_extract(item.value, '$.id') NOT IN (SELECT id FROM temp.doomed))) "
+            f"WHERE json_valid({quote_identifier(column)}) AND EXISTS (SELECT 1 FROM {rows} "
+            f"WHERE json_extract(item.value, '$.id') IN (SELECT id FROM temp.doomed))",
+            {"path": path},
+        )
+        if cursor.rowcount:
+            cleaned[f"{table}.{column}"] = cursor.rowcount
+    return cleaned
+
+
+def stored_rows_sql(table: str, column: str) -> str:
+    """Return a json_each() table of the row list at ``:path``; invalid JSON yields no rows."""
+    value = f"{quote_identifier(table)}.{quote_identifier(column)}"
+    return f"json_each(CASE WHEN json_valid({value}) THEN {value} ELSE '{{}}' END, :path) AS item"
 
 
 def quote_identifier(name: str) -> str:

@@ -116,7 +116,7 @@ def test_check_lists_first_ids_only(tmp_path):
 def test_check_passes_fresh_database(tmp_path):
     result = run_check(build_database(tmp_path), "--full")
     assert result.exit_code == 0, result.output
-    assert "all 8 checks passed" in result.output
+    assert "all 9 checks passed" in result.output
 
 
 def test_check_finds_removed_row_inserted_by_hand(tmp_path):
@@ -170,3 +170,29 @@ def test_check_rejects_unusable_file(tmp_path, content, expected):
     result = run_check(db_path)
     assert result.exit_code == 1
     assert expected in result.output
+
+
+def test_check_finds_removed_row_in_stored_generation(tmp_path):
+    import json
+
+    from laionlens.provenance import ensure_table
+
+    db_path = build_database(tmp_path)
+    listed = tmp_path / "takedown.txt"
+    listed.write_text(CAT_URL + "\n")
+    conn = sqlite3.connect(db_path)
+    removed_id = cat_id(conn)
+    conn.close()
+    CliRunner().invoke(cli, ["remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x"])
+    conn = sqlite3.connect(db_path)
+    ensure_table(conn)
+    result = json.dumps({"neighbours": [{"id": removed_id, "url": CAT_URL}]})
+    conn.execute("INSERT INTO generations(id, created_at, source, backend, image_sha256, result) "
+                 "VALUES (41, '2026-01-01', 'upload', 'none', 'x', ?)", (result,))
+    conn.execute("INSERT INTO generations(id, created_at, source, backend, image_sha256, result) "
+                 "VALUES (42, '2026-01-01', 'upload', 'none', 'y', 'not json')")
+    conn.commit()
+    conn.close()
+    output = run_check(db_path).output
+    assert "FAIL  stored results without removed rows" in output
+    assert "generations.result of 1 rows lists removed rows: rowids 41." in output

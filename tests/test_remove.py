@@ -272,3 +272,41 @@ def test_remove_interrupted_leaves_database_unchanged(db_path, tmp_path):
         run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
     assert table_dump(db_path) == before
     assert fts_ids(db_path, "cat") != []
+
+
+def store_generation(db_path, neighbour_ids):
+    from laionlens.provenance import GenerationRecord, insert_generation
+
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute(f"SELECT id, url, caption FROM images WHERE id IN ({','.join('?' * len(neighbour_ids))})",
+                        neighbour_ids).fetchall()
+    by_id = {image_id: {"id": image_id, "url": url, "caption": caption, "similarity": 0.9}
+             for image_id, url, caption in rows}
+    result = {"neighbours": [by_id[i] for i in neighbour_ids], "verdict": {"best_id": neighbour_ids[0]}}
+    record = GenerationRecord(source="upload", backend="none", image_png=b"", image_sha256="0" * 64,
+                              width=1, height=1, params={}, result=result)
+    generation_id = insert_generation(conn, record)
+    conn.close()
+    return generation_id
+
+
+def test_remove_drops_rows_from_stored_generations(db_path, tmp_path):
+    from laionlens.provenance import load_generation
+
+    conn = sqlite3.connect(db_path)
+    ids = dict(conn.execute("SELECT url, id FROM images"))
+    conn.close()
+    order = [ids[DOG], ids[CAT], ids[TREE]]
+    generation_id = store_generation(db_path, order)
+    untouched_id = store_generation(db_path, [ids[TREE]])
+    listed = write_lines(tmp_path / "takedown.txt", [CAT])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown")
+    assert "also deleted from generations.result: 1 rows" in result.output
+    conn = sqlite3.connect(db_path)
+    stored = load_generation(conn, generation_id)["result"]
+    untouched = load_generation(conn, untouched_id)["result"]
+    conn.close()
+    assert [row["id"] for row in stored["neighbours"]] == [ids[DOG], ids[TREE]]
+    assert stored["verdict"] == {"best_id": ids[DOG]}
+    assert [row["id"] for row in untouched["neighbours"]] == [ids[TREE]]
+    assert run_cli("check", "--db", str(db_path)).exit_code == 0
