@@ -310,3 +310,21 @@ def test_remove_drops_rows_from_stored_generations(db_path, tmp_path):
     assert stored["verdict"] == {"best_id": ids[DOG]}
     assert [row["id"] for row in untouched["neighbours"]] == [ids[TREE]]
     assert run_cli("check", "--db", str(db_path)).exit_code == 0
+
+
+def test_remove_deletes_local_image_copies(db_path, tmp_path):
+    conn = sqlite3.connect(db_path)
+    ids = dict(conn.execute("SELECT url, id FROM images"))
+    conn.close()
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    removed_files = [images_dir / f"{ids[CAT]}.jpg", images_dir / f"{ids[CAT]}.png"]
+    kept_file = images_dir / f"{ids[DOG]}.jpg"
+    for path in [*removed_files, kept_file]:
+        path.write_bytes(b"image bytes")
+    listed = write_lines(tmp_path / "takedown.txt", [CAT])
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "takedown",
+                     "--images-dir", str(images_dir))
+    assert "deleted 2 local image files" in result.output
+    assert not any(path.exists() for path in removed_files)
+    assert kept_file.exists()

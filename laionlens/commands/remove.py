@@ -22,8 +22,11 @@ log = logging.getLogger("laionlens.remove")
                                "on their row pages (required).")
 @click.option("--index", "index_path", type=click.Path(exists=True, dir_okay=False),
               help="FAISS index file to rewrite without the removed rows.")
+@click.option("--images-dir", type=click.Path(exists=True, file_okay=False),
+              help="Folder of local training image copies (<rowid>.<ext>); those of removed rows "
+                   "are deleted.")
 @click.option("--dry-run", is_flag=True, help="Report what would be removed and change nothing.")
-def remove(db_path, urls_file, hashes_file, keep_shards, reason, index_path, dry_run):
+def remove(db_path, urls_file, hashes_file, keep_shards, reason, index_path, images_dir, dry_run):
     """Remove rows from the images table, the full-text index, the domain counts and
     every table keyed by image id, in one transaction, and record them so that a
     later ingest skips them. Row pages of removed rows return 410 Gone.
@@ -50,6 +53,11 @@ def remove(db_path, urls_file, hashes_file, keep_shards, reason, index_path, dry
         click.echo(line)
     if index_path and report.removed_ids and not dry_run:
         _rewrite_index(index_path, report.removed_ids)
+    if images_dir and report.removed_ids and not dry_run:
+        from ingest.removal_files import delete_local_copies
+
+        deleted = delete_local_copies(images_dir, report.removed_ids)
+        click.echo(f"deleted {deleted:,} local image files from {images_dir}")
 
 
 def _run(removal, db_path, urls_file, hashes_file, keep_shards, reason, dry_run):
