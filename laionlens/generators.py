@@ -7,6 +7,7 @@ that the web layer returns: 502 when a generator is down or returns something th
 not an image, 504 when it times out. Messages name the backend and never contain an API key.
 """
 
+import asyncio
 import base64
 import binascii
 import io
@@ -117,8 +118,10 @@ async def post_json(backend: str, url: str, payload: dict, timeout_s: float, hea
     """POST ``payload`` as JSON and return the decoded JSON object answer."""
     try:
         async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
-            response = await client.post(url, json=payload, headers=headers or {})
-    except httpx.TimeoutException as error:
+            # httpx's timeout bounds each read; wait_for bounds the whole exchange, so a
+            # server that trickles its answer also times out.
+            response = await asyncio.wait_for(client.post(url, json=payload, headers=headers or {}), timeout_s)
+    except (httpx.TimeoutException, asyncio.TimeoutError) as error:
         raise GeneratorTimeout(f"{backend}: no answer from {url} within {timeout_s:g} s") from error
     except httpx.HTTPError as error:
         reason = str(error) or type(error).__name__

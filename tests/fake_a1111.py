@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL_NAME = "fake-sd-v1-5"
 MODEL_HASH = "cafebabe"
-MODES = ("ok", "slow", "garbled", "bad_image", "hold", "error")
+MODES = ("ok", "slow", "trickle", "garbled", "bad_image", "hold", "error")
 
 
 class FakeGenerator:
@@ -21,8 +21,8 @@ class FakeGenerator:
 
     Modes: ``ok`` responds at once. ``slow`` waits ``delay_s`` first. ``garbled`` sends
     a body that is not JSON. ``bad_image`` sends JSON whose image is not base64 of an
-    image. ``hold`` sets ``received`` and waits for ``release``. ``error`` returns HTTP
-    500. With ``api_key`` set, the OpenAI route wants ``Authorization: Bearer``
+    image. ``trickle`` sends its response one chunk every 0.1 s over ``delay_s``.
+    ``hold`` sets ``received`` and waits for ``release``. ``error`` returns HTTP 500. With ``api_key`` set, the OpenAI route wants ``Authorization: Bearer``
     with that key and otherwise returns 401 with the received header in the body, as a
     careless server might.
     """
@@ -117,8 +117,26 @@ def _handler_class(fake: FakeGenerator):
                 self.send_json(200, {**answer, key: broken})
             elif fake.mode == "error":
                 self.send_json(500, {"error": "CUDA out of memory"})
+            elif fake.mode == "trickle":
+                self.send_trickle(json.dumps(answer).encode("utf-8"))
             else:
                 self.send_json(200, answer)
+
+        def send_trickle(self, body: bytes):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            chunks = max(1, int(fake.delay_s / 0.1))
+            size = -(-len(body) // chunks)
+            try:
+                for start in range(0, len(body), size):
+                    if fake.stopping.wait(0.1):
+                        return
+                    self.wfile.write(body[start:start + size])
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out first, which is what this mode tests
 
         def send_json(self, status: int, value: dict):
             self.send_raw(status, json.dumps(value).encode("utf-8"), "application/json")

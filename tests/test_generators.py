@@ -60,6 +60,8 @@ def test_automatic1111_sends_configured_model_as_override(png):
     "mode, error, words",
     [
         ("slow", GeneratorTimeout, "within 0.3 s"),
+        # Every chunk comes within the timeout; the whole response does not.
+        ("trickle", GeneratorTimeout, "within 0.3 s"),
         ("garbled", GeneratorBadResponse, "not JSON"),
         ("bad_image", GeneratorBadResponse, "not an image"),
         ("error", GeneratorBadResponse, "HTTP 500"),
