@@ -376,3 +376,24 @@ def test_compare_browser_upload_with_csrf_cookie(lens_datasette, corpus, lens_db
     response = run(datasette.client.post("/-/compare", files=files, data={"csrftoken": token}, cookies=cookies))
     assert response.status_code == 200, response.text
     assert PHOTOS["rocket"] in response.text
+
+
+def test_compare_on_read_only_database_is_not_stored(corpus, lens_db):
+    from datasette.app import Datasette
+
+    from laionlens.commands.serve import DEFAULT_METADATA, load_metadata
+    from plugins import register_plugins
+
+    register_plugins()
+    metadata = load_metadata(DEFAULT_METADATA, dict(corpus["config"], generator={"backend": "none"}))
+    datasette = Datasette(immutables=[str(lens_db)], metadata=metadata)
+    files = {"image": ("rocket.png", png_of(photo("rocket")), "image/png")}
+    response = run(datasette.client.post("/-/compare.json", files=files))
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["neighbours"][0]["id"] == corpus["ids"]["rocket"]
+    assert (result["id"], result["permalink"]) == (None, None)
+    page = run(datasette.client.post("/-/compare", files=files))
+    assert "read-only" in page.text
+    tables = sqlite3.connect(lens_db).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("generations",) not in tables
