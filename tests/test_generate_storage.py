@@ -19,10 +19,13 @@ from laionlens.provenance import (
 
 def record(**changes) -> GenerationRecord:
     png = b"\x89PNG fake bytes"
-    values = dict(source="generate", backend="automatic1111", image_png=png, image_sha256=sha256_hex(png),
-                  width=512, height=512, params={"prompt": "fox", "seed": 3}, result={"neighbours": []},
-                  model="sd-1.5", prompt="fox", seed=3, duration_ms=1200)
-    return GenerationRecord(**dict(values, **changes))
+    values = {
+        "source": "generate", "backend": "automatic1111", "image_png": png,
+        "image_sha256": sha256_hex(png), "width": 512, "height": 512,
+        "params": {"prompt": "fox", "seed": 3}, "result": {"neighbours": []},
+        "model": "sd-1.5", "prompt": "fox", "seed": 3, "duration_ms": 1200,
+    }
+    return GenerationRecord(**{**values, **changes})
 
 
 def test_insert_generation_creates_table_and_round_trips():
