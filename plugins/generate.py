@@ -9,7 +9,7 @@ import logging
 import time
 
 from datasette import hookimpl
-from datasette.utils.asgi import BadRequest
+from datasette.utils.asgi import BadRequest, Response
 
 from laionlens.comparison import (
     ComparisonUnavailable,
@@ -34,6 +34,7 @@ from plugins._generation_pages import (
     k_value,
     new_record,
     result_response,
+    wants_json,
 )
 from plugins._pages import images_database
 
@@ -75,11 +76,9 @@ async def generate_view(datasette, request):
 
 
 async def show_form(datasette, request, context):
-    from datasette.utils.asgi import Response
-
-    if request.url_vars.get("format") == "json" or request.args.get("_format") == "json":
+    if wants_json(request):
         return Response.json({"ok": True, "backend": context["backend"], "defaults": context["values"],
-                              "error": context["disabled"]})
+                              "disabled": context["disabled"]})
     page = dict(context, stylesheet=STYLESHEET)
     return Response.html(await datasette.render_template(TEMPLATE, page, request=request))
 

@@ -48,7 +48,7 @@ def test_generate_form_says_when_disabled(lens_datasette, small_db):
     datasette = lens_datasette(small_db)
     response = asyncio.run(datasette.client.get("/-/generate.json"))
     assert response.json()["backend"] == "none"
-    assert "/-/compare" in response.json()["error"]
+    assert "/-/compare" in response.json()["disabled"]
 
 
 @pytest.mark.parametrize(
