@@ -59,6 +59,8 @@ class GenerationRecord:
     negative_prompt: str | None = None
     seed: int | None = None
     duration_ms: int | None = None
+    # Set by insert_generation.
+    created_at: str | None = None
 
 
 class GenerationNotFound(LookupError):
@@ -76,8 +78,8 @@ def ensure_table(conn: sqlite3.Connection) -> None:
 def insert_generation(conn: sqlite3.Connection, record: GenerationRecord) -> int:
     """Store ``record`` (creating the table if needed) and return its new id."""
     ensure_table(conn)
+    record.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     row = {
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **{key: value for key, value in vars(record).items() if key not in ("params", "result")},
         "params": json.dumps(record.params, sort_keys=True),
         "result": json.dumps(record.result),

@@ -9,6 +9,7 @@ import math
 import weakref
 from email.parser import BytesParser
 from email.policy import HTTP
+from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import BadRequest, Response
 
@@ -113,9 +114,8 @@ async def form_values(request, limit: int) -> dict:
             raise BadRequest("The JSON request body must be an object, e.g. {\"prompt\": \"a fox\"}")
         return values
     if kind == "multipart/form-data":
-        return {name: value.decode("utf-8", "replace") for name, (value, _) in multipart_fields(request, body).items()}
-    from urllib.parse import parse_qsl
-
+        fields = multipart_fields(request, body)
+        return {name: value.decode("utf-8", "replace") for name, (value, _) in fields.items()}
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 

@@ -269,7 +269,7 @@ def test_generation_permalink_survives_restart(lens_datasette, corpus, lens_db):
         original = run(first.client.post("/-/generate.json", json=body)).json()
     restarted = make_datasette(lens_datasette, corpus, lens_db, backend="none")
     reopened = run(restarted.client.get(original["permalink"] + ".json")).json()
-    for key in ("id", "neighbours", "verdict", "prompt_counts", "model", "seed", "params", "image"):
+    for key in ("id", "neighbours", "verdict", "prompt_counts", "model", "seed", "params", "image", "created_at"):
         assert reopened[key] == original[key], key
     assert reopened["params"] == dict(body, k=3)
     image = run(restarted.client.get(original["image_url"]))
