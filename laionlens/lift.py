@@ -15,6 +15,7 @@ counts are exact.
 """
 
 import math
+import random
 
 from laionlens.caption_stats import caption_term_counts, doc_counts
 
@@ -31,10 +32,15 @@ MIN_COUNT = 3
 MIN_SHARE = 0.01
 
 
-def run_starts(low: int, high: int, runs: int) -> list[int]:
-    """Return up to ``runs`` ids spread evenly from ``low`` to ``high``."""
-    step = max((high - low + 1) / runs, 1.0)
-    return sorted({int(low + i * step) for i in range(runs) if low + i * step <= high})
+def run_starts(low: int, high: int, runs: int, seed: int = 0) -> list[int]:
+    """Return up to ``runs`` distinct ids from ``low`` to ``high``, drawn at random.
+
+    Random, not evenly spaced: a dataset whose rows repeat with a period (the
+    benchmark's copies of a 10,000-row sample) would put every evenly spaced run on
+    the same captions. A fixed seed keeps the counts the same from one start to the next.
+    """
+    ids = range(low, high + 1)
+    return sorted(random.Random(seed).sample(ids, min(runs, len(ids))))
 
 
 def background_counts(conn, size: int = BACKGROUND_SIZE, run: int = BACKGROUND_RUN) -> dict:
@@ -42,10 +48,13 @@ def background_counts(conn, size: int = BACKGROUND_SIZE, run: int = BACKGROUND_R
 
     Returns {"size", "counts", "complete"}; complete means every row was read.
     """
-    low, high, rows = conn.execute("SELECT min(id), max(id), max(id) - min(id) + 1 FROM images").fetchone()
+    # Two queries, because SQLite answers min() or max() alone from the b-tree but
+    # scans the whole table for both in one statement.
+    low = conn.execute("SELECT min(id) FROM images").fetchone()[0]
+    high = conn.execute("SELECT max(id) FROM images").fetchone()[0]
     if low is None:
         return {"size": 0, "counts": {}, "complete": True}
-    if rows <= size:
+    if high - low + 1 <= size:
         captions = [row[0] for row in conn.execute("SELECT caption FROM images")]
         return {"size": len(captions), "counts": caption_term_counts(captions), "complete": True}
     captions = []
