@@ -3,7 +3,7 @@
 Requests go through Datasette's own ASGI client with the LAION Lens plugins, so a
 figure covers SQL, Python and template rendering, but not the network. Each request
 runs once cold (first touch of its pages since the script started) and then
-``--repeat`` times; the median of the repeats is reported beside the cold time.
+``--repeat`` times. The median of the repeats is reported beside the cold time.
 Start-up, which counts the keyword page's background terms, is timed on its own.
 Cold figures depend on the OS page cache, which the script does not drop. The
 database is only read: Datasette opens it with ``mode=ro``.
@@ -46,7 +46,7 @@ async def timed_get(datasette, path: str) -> tuple[float, int, int]:
 async def measure(datasette, label: str, path: str, repeat: int) -> dict:
     cold, status, size = await timed_get(datasette, path)
     if status != 200:
-        raise SystemExit(f"{path} answered {status}; fix that before timing it")
+        raise SystemExit(f"{path} returned HTTP {status}. Fix that before timing it.")
     warm = [(await timed_get(datasette, path))[0] for _ in range(repeat)]
     return {"page": label, "path": path, "cold_s": cold, "warm_median_s": statistics.median(warm),
             "warm_max_s": max(warm), "bytes": size}
@@ -69,9 +69,11 @@ async def run(args) -> list[dict]:
     datasette = make_datasette(args.db)
     counts = await datasette.client.get("/-/name.json?" + urlencode({"name": args.name}))
     keyword = await datasette.client.get("/-/keywords.json?" + urlencode({"q": args.word}))
-    print(f"{args.name!r}: {counts.json()['count']:,} matching captions; "
-          f"{args.word!r}: {keyword.json()['q']['count']:,} of "
-          f"{keyword.json()['dataset_rows']:,} rows")
+    args.counts = {"name": args.name, "name_matches": counts.json()["count"], "word": args.word,
+                   "word_matches": keyword.json()["q"]["count"],
+                   "dataset_rows": keyword.json()["dataset_rows"]}
+    print(f"{args.name!r}: {args.counts['name_matches']:,} matching captions; "
+          f"{args.word!r}: {args.counts['word_matches']:,} of {args.counts['dataset_rows']:,} rows")
     # The two requests above warmed the pages they touched; reopen for cold figures.
     datasette = make_datasette(args.db)
     started = time.perf_counter()
@@ -109,8 +111,8 @@ def main() -> None:
     print(f"Machine: {machine()}\n")
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"db": str(args.db), "machine": machine(), "results": results},
-                                   indent=2), encoding="utf-8")
+    report = {"db": str(args.db), "machine": machine(), "counts": args.counts, "results": results}
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
