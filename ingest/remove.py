@@ -78,6 +78,8 @@ class RemovalReport:
         if self.not_found is not None:
             lines.append(f"not in the database: {self.not_found:,} listed entries")
         lines.append(f"recorded in removals: {self.recorded:,} new URL hashes")
+        if self.by_domain:
+            lines.append(f"top domains of the {'listed' if self.dry_run else 'removed'} rows:")
         for domain, count in self.by_domain:
             lines.append(f"  {count:>10,}  {domain}")
         for table, count in sorted(self.cleaned_tables.items()):
