@@ -43,7 +43,12 @@ def asgi_wrapper(datasette):
 
 def row_request(datasette, scope) -> tuple[str, int, bool] | None:
     """Return (database, id, wants_json) when ``scope`` requests a row page of images."""
-    match = ROW_PATH.match(scope.get("path", ""))
+    path = scope.get("path", "")
+    base_url = datasette.setting("base_url")
+    if base_url != "/" and path.startswith(base_url):
+        # Datasette strips its base_url the same way before routing.
+        path = "/" + path[len(base_url):]
+    match = ROW_PATH.match(path)
     if match is None:
         return None
     database = tilde_decode(match["database"])

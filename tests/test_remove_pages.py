@@ -87,3 +87,12 @@ def test_removed_row_absent_from_table_and_search(lens_datasette, removed_db):
     assert removed_id not in [row["id"] for row in table.json()]
     search = get(datasette, "/lens/images.json?_search=grumpy&_shape=array")
     assert search.json() == []
+
+
+def test_removed_row_gone_under_base_url(lens_datasette, removed_db):
+    db_path, removed_id, _ = removed_db
+    datasette = lens_datasette(db_path, base_url="/lens-prefix/")
+    # datasette.client puts base_url in front of the path, as a browser link would have it.
+    response = get(datasette, f"/lens/images/{removed_id}.json")
+    assert response.url.path == f"/lens-prefix/lens/images/{removed_id}.json"
+    assert response.status_code == 410
