@@ -1,10 +1,12 @@
 """Every LAION schema lands in the one images table with the right values and types."""
 
 import json
+import logging
 import math
 import sqlite3
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.pipeline import ingest_paths
@@ -149,3 +151,31 @@ def test_ingest_row_without_url_is_skipped_with_reason(tmp_path):
     conn = sqlite3.connect(tmp_path / "lens.db")
     assert conn.execute("SELECT url, source_row FROM images").fetchall() == [("http://a.test/1", 0)]
     assert (report.rows_read, report.rows_written, dict(report.skipped)) == (3, 1, {"no URL": 2})
+
+
+def test_ingest_reads_large_and_dictionary_strings(tmp_path):
+    table = pa.table({
+        "URL": pa.array(["http://a.test/1", "http://b.test/2"], pa.large_string()),
+        "TEXT": pa.array(["one", "two"], pa.large_string()),
+        "LANGUAGE": pa.array(["en", "en"]).dictionary_encode(),
+        "hash": pa.array([2**64 - 1, 5], pa.uint64()),  # kept as its signed 64-bit pattern
+    })
+    pq.write_table(table, tmp_path / "types.parquet")
+    ingest_paths([tmp_path / "types.parquet"], tmp_path / "lens.db")
+    conn = sqlite3.connect(tmp_path / "lens.db")
+    assert conn.execute("SELECT url, caption, language, hash FROM images ORDER BY id").fetchall() == [
+        ("http://a.test/1", "one", "en", -1),
+        ("http://b.test/2", "two", "en", 5),
+    ]
+
+
+def test_ingest_logs_each_file_and_shows_progress(tmp_path, caplog, capsys):
+    path = write_table(tmp_path / "part-3.parquet", {"URL": ["http://a.test/1"], "TEXT": ["one"]})
+    with caplog.at_level(logging.INFO, logger="laionlens.ingest"):
+        ingest_paths([path], tmp_path / "lens.db", progress=True)
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"ingesting {path} (1 rows)" in messages
+    assert f"finished {path}" in messages
+    progress = capsys.readouterr().err
+    assert "100%" in progress
+    assert "rows/s" in progress
