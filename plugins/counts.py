@@ -46,13 +46,18 @@ def asgi_wrapper(datasette):
             target = counted_request(datasette, scope)
             if target is None:
                 return await app(scope, receive, send)
-            database, is_json = target
+            database, kind = target
+            if kind == "csv":
+                # A CSV export pages through every match and would count them all again
+                # on each page, so it gets no count at all.
+                scope = dict(scope, query_string=with_added_args(scope))
+                return await app(scope, receive, send)
             # The count covers every page, so it ignores the _next cursor.
             count_scope = dict(scope, query_string=without_arg(scope, "_next"))
             task = asyncio.create_task(capped_count(datasette, Request(count_scope, receive), database))
             scope = dict(scope, query_string=with_added_args(scope), **{SCOPE_KEY: task})
             try:
-                await app(scope, receive, json_sender(send, task) if is_json else send)
+                await app(scope, receive, json_sender(send, task) if kind == "json" else send)
             finally:
                 task.cancel()
 
@@ -73,12 +78,12 @@ def extra_template_vars(request, view_name):
     return inner
 
 
-def counted_request(datasette, scope) -> tuple[str, bool] | None:
-    """Return (database, is_json) for a GET of the images table page, else None."""
+def counted_request(datasette, scope) -> tuple[str, str] | None:
+    """Return (database, "html", "json" or "csv") for a GET of the images table, else None."""
     if scope.get("type") != "http" or scope.get("method") != "GET":
         return None
     parts = scope.get("path", "").split("/")
-    if len(parts) != 3 or parts[2] not in (TABLE, f"{TABLE}.json"):
+    if len(parts) != 3 or parts[2] not in (TABLE, f"{TABLE}.json", f"{TABLE}.csv"):
         return None
     database = tilde_decode(parts[1])
     if database not in datasette.databases:
@@ -86,7 +91,8 @@ def counted_request(datasette, scope) -> tuple[str, bool] | None:
     args = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     if args.get("_nocount", MARK) != MARK or args.get("_shape") in ("array", "object"):
         return None
-    return database, parts[2].endswith(".json") or args.get("_format") == "json"
+    kind = parts[2].rpartition(".")[2] if "." in parts[2] else args.get("_format", "html")
+    return database, kind if kind in ("json", "csv") else "html"
 
 
 def without_arg(scope, name: str) -> bytes:

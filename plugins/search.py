@@ -89,7 +89,8 @@ async def caption_search(request, datasette, database: str, metadata: dict) -> F
         if query is not None:
             searches.append((column, text, target, query))
     after = prefix_start(request, metadata) if len(searches) == 1 else None
-    limit = int(lens_config(datasette)["count_cap"]) + 1
+    # Enough ids for the capped count and for the largest page Datasette serves.
+    limit = max(int(lens_config(datasette)["count_cap"]), datasette.setting("max_returned_rows")) + 1
     clauses, params, descriptions = [], {}, []
     extra = {"supports_search": True, "search": request.args.get("_search", "")}
     for i, (column, text, target, query) in enumerate(searches):
@@ -123,7 +124,8 @@ def prefix_start(request, metadata: dict) -> int | None:
     returned: over a million ids for a common word at 12 million rows. When the search
     is the only filter and rows come in id order, a page needs only the matches after
     the ``_next`` cursor. The count and the domain facet read at most count_cap + 1 of
-    them, so the subquery can stop there. Returns None when that does not hold.
+    them, and a page at most max_returned_rows + 1, so the subquery can stop after the
+    larger of the two. Returns None when that does not hold.
     """
     sort = request.args.get("_sort") or metadata.get("sort")
     if has_row_filters(request) or request.args.get("_sort_desc") or metadata.get("sort_desc"):

@@ -232,3 +232,10 @@ def test_search_pages_reach_every_match_past_cap(corpus_db, lens_datasette, para
             break
         page = get(ds, page["next_url"].replace("http://localhost", "")).json()
     assert sorted(captions) == sorted(FILLER)
+
+
+def test_search_page_larger_than_cap_is_full(corpus_db, lens_datasette):
+    # The id subquery must cover the largest page, not only count_cap + 1 ids.
+    ds = lens_datasette(corpus_db, {"count_cap": 5})
+    rows = get(ds, "/lens/images.json", _search="photo", _size="20", _shape="array").json()
+    assert len(rows) == 20

@@ -86,3 +86,10 @@ def test_counts_default_cap_counts_everything_small(corpus_db, lens_datasette):
     data = get(ds, "/lens/images.json").json()
     assert data["lens_count"]["cap"] == 10_000
     assert data["filtered_table_rows_count"] == len(CAPTIONS) + len(FILLER)
+
+
+def test_counts_csv_export_skips_count(ds):
+    response = get(ds, "/lens/images.csv", _search="photo", _stream="1", _size="5")
+    assert response.status_code == 200
+    lines = response.text.strip().splitlines()
+    assert len(lines) == 1 + len(FILLER)  # header, then every match across pages
