@@ -13,18 +13,24 @@ fresh process that memory-maps the index, so its resident memory is measured alo
     nice python bench/vectors_recall.py --count 12000000 --work-dir /tmp/lens-bench
 """
 
-import argparse
-import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
+# Other jobs share the machine: OpenMP threads spinning on an oversubscribed CPU
+# slow FAISS down by orders of magnitude, so FAISS and BLAS get one thread each.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 CLUSTERS = 4096
 RANK = 48
@@ -161,5 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     main()

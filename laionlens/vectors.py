@@ -34,6 +34,9 @@ EXACT_MAX = 250_000
 DEFAULT_MEMORY_BUDGET_MB = 1536
 # Exact re-ranking looks at this many approximate candidates at least.
 RERANK_CANDIDATES = 128
+# When the probed lists of a compressed index hold fewer than k vectors, indexes up
+# to this size answer from every stored vector; larger ones return what they found.
+EXACT_FALLBACK_MAX = 1_000_000
 PQ_CHOICES = (128, 96, 64, 48, 32, 16, 8)
 
 
@@ -300,12 +303,15 @@ class VectorIndex:
     def _search_reranked(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         import faiss
 
-        params = faiss.SearchParametersIVF(nprobe=self.nprobe or 32)
         candidates = min(self.count, max(RERANK_CANDIDATES, 4 * k))
-        _, ids = self.index.search(queries, candidates, params=params)
+        _, ids = self.index.search(queries, candidates, params=faiss.SearchParametersIVF(nprobe=self.nprobe or 32))
         results = []
         for query, row_ids in zip(queries, ids):
             row_ids = row_ids[row_ids >= 0]
+            if len(row_ids) < k and self.count <= EXACT_FALLBACK_MAX:
+                # The probed lists hold fewer than k vectors: score every stored vector.
+                results.append(self.score_ids(query, self.ids, k))
+                continue
             positions = np.searchsorted(self.ids, row_ids)
             exact = self.store[np.sort(positions)].astype(np.float32) @ query
             order = np.argsort(-exact)[:k]
