@@ -98,10 +98,11 @@ def to_rgb(image):
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # Pillow's own I -> RGB conversion clips at 255 instead of scaling.
+        # Pillow's own I -> RGB conversion clips at 255 instead of scaling. 16-bit PNGs
+        # may open as "I", so values above 255 mean the 16-bit range.
         array = np.asarray(image, dtype=np.float64)
-        peak = array.max() if array.size and array.max() > 255 else 255.0
-        return Image.fromarray((array * (255.0 / peak)).astype(np.uint8)).convert("RGB")
+        scale = 255.0 / 65535.0 if array.size and array.max() > 255 else 1.0
+        return Image.fromarray(np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)).convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
