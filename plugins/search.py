@@ -80,34 +80,37 @@ def search_mode(request, metadata: dict) -> str:
 async def caption_search(request, datasette, database: str, metadata: dict) -> FilterArguments:
     """Build the WHERE clauses for the caption searches in ``request``."""
     db = datasette.get_database(database)
+    searches = await parsed_searches(request, db, search_mode(request, metadata))
+    after = prefix_start(request, metadata) if len(searches) == 1 else None
+    # Enough ids for the capped count and for the largest page Datasette serves.
+    limit = max(int(lens_config(datasette)["count_cap"]), datasette.setting("max_returned_rows")) + 1
     pk = escape_sqlite(metadata.get("fts_pk") or "rowid")
-    mode = search_mode(request, metadata)
+    arguments = FilterArguments([], {}, [], {"supports_search": True, "search": request.args.get("_search", "")})
+    for i, (column, text, target, query) in enumerate(searches):
+        name = f"lens_search_{i}"
+        subquery = f"select rowid from {FTS_TABLE} where {target} match :{name}"
+        arguments.params[name] = query
+        if after is not None:
+            subquery += f" and rowid > :{name}_after order by rowid limit :{name}_limit"
+            arguments.params.update({f"{name}_after": after, f"{name}_limit": limit})
+            # The search is the only filter, so the ids alone count the rows.
+            arguments.extra_context[MATCHING_IDS_KEY] = subquery
+        arguments.where_clauses.append(f"{pk} in ({subquery})")
+        where = f'column "{column}" ' if column else ""
+        arguments.human_descriptions.append(f'search {where}matches "{text}"')
+        arguments.extra_context["search"] = text
+    return arguments
+
+
+async def parsed_searches(request, db, mode: str) -> list[tuple[str | None, str, str, str]]:
+    """Return (column, text, MATCH target, FTS5 query) for each non-blank search argument."""
     searches = []
     for column, text in search_arguments(request):
         target = await match_target(db, column)
         query = await fts_query(db, target, text, mode)
         if query is not None:
             searches.append((column, text, target, query))
-    after = prefix_start(request, metadata) if len(searches) == 1 else None
-    # Enough ids for the capped count and for the largest page Datasette serves.
-    limit = max(int(lens_config(datasette)["count_cap"]), datasette.setting("max_returned_rows")) + 1
-    clauses, params, descriptions = [], {}, []
-    extra = {"supports_search": True, "search": request.args.get("_search", "")}
-    for i, (column, text, target, query) in enumerate(searches):
-        name = f"lens_search_{i}"
-        subquery = f"select rowid from {FTS_TABLE} where {target} match :{name}"
-        if after is not None:
-            subquery += f" and rowid > :{name}_after order by rowid limit :{name}_limit"
-            params.update({f"{name}_after": after, f"{name}_limit": limit})
-        clauses.append(f"{pk} in ({subquery})")
-        params[name] = query
-        if after is not None:
-            # The search is the only filter, so the ids alone count the rows.
-            extra[MATCHING_IDS_KEY] = subquery
-        where = f'column "{column}" ' if column else ""
-        descriptions.append(f'search {where}matches "{text}"')
-        extra["search"] = text
-    return FilterArguments(clauses, params, descriptions, extra)
+    return searches
 
 
 def has_row_filters(request) -> bool:
