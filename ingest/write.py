@@ -7,6 +7,7 @@ largest id in the table, and domain ids in order of first appearance, so a resum
 ingest gives every row the same ids as an uninterrupted one.
 """
 
+import functools
 import sqlite3
 from dataclasses import dataclass
 
@@ -17,10 +18,6 @@ from ingest.database import transaction
 from ingest.normalise import Rows, fts_texts
 from laionlens.schema import IMAGE_COLUMNS
 
-INSERT_IMAGE = (
-    f"INSERT INTO images (id, {', '.join(IMAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (len(IMAGE_COLUMNS) + 1))})"
-)
 INSERT_FTS = "INSERT INTO images_fts (rowid, caption) VALUES (?, ?)"
 INSERT_DOMAIN = "INSERT INTO domains (id, domain) VALUES (?, ?)"
 
@@ -44,6 +41,12 @@ class DomainIds:
         return pc.take(lookup, encoded.indices), rows
 
 
+@functools.lru_cache
+def insert_image_sql(columns: tuple[str, ...]) -> str:
+    """Return the INSERT for ``columns``; the others stay NULL without being bound."""
+    return f"INSERT INTO images (id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})"
+
+
 @dataclass
 class Prepared:
     """One batch as the Python values that the INSERT statements take."""
@@ -53,29 +56,23 @@ class Prepared:
     written: int
     skipped: dict
     new_domains: list[tuple[int, str]]
+    column_names: tuple[str, ...]
     columns: list[list]
     fts_positions: list[int]
     fts_texts: list[str]
 
 
 def prepare(rows: Rows, first_row: int, domain_ids: DomainIds, file_id: int) -> Prepared:
-    """Convert ``rows`` to lists in IMAGE_COLUMNS order, assigning domain ids."""
+    """Convert ``rows`` to one list per images column the file has, assigning domain ids."""
     domains, new_domains = domain_ids.assign(rows.domains)
-    count = rows.count
-    columns = []
-    for name in IMAGE_COLUMNS:
-        if name == "domain_id":
-            columns.append(domains.to_pylist())
-        elif name == "source_id":
-            columns.append([file_id] * count)
-        elif name == "source_row":
-            columns.append(rows.source_rows.to_pylist())
-        elif name in rows.columns:
-            columns.append(rows.columns[name].to_pylist())
-        else:
-            columns.append([None] * count)
+    values = {name: array.to_pylist() for name, array in rows.columns.items()}
+    values["domain_id"] = domains.to_pylist()
+    values["source_id"] = [file_id] * rows.count
+    values["source_row"] = rows.source_rows.to_pylist()
+    names = tuple(name for name in IMAGE_COLUMNS if name in values)
     positions, texts = fts_texts(rows.columns["caption"])
-    return Prepared(first_row, rows.read, count, rows.skipped, new_domains, columns, positions, texts)
+    return Prepared(first_row, rows.read, rows.count, rows.skipped, new_domains, names,
+                    [values[name] for name in names], positions, texts)
 
 
 def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -> None:
@@ -85,7 +82,7 @@ def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -
         if batch.written:
             conn.executemany(INSERT_DOMAIN, batch.new_domains)
             ids = range(first_id, first_id + batch.written)
-            conn.executemany(INSERT_IMAGE, zip(ids, *batch.columns))
+            conn.executemany(insert_image_sql(batch.column_names), zip(ids, *batch.columns))
             fts_ids = (first_id + position for position in batch.fts_positions)
             conn.executemany(INSERT_FTS, zip(fts_ids, batch.fts_texts))
             conn.execute("INSERT OR REPLACE INTO lens_state (key, value) VALUES ('ingest_pending', '1')")
