@@ -129,7 +129,7 @@ def keep_only(db_path, shards, reason, *, dry_run=False, progress=False) -> Remo
         for path in files:
             log.info("reading URLs to keep from %s", path)
             urls = (url for batch in read_shard_urls(path) for url in batch)
-            kept = _load(conn, urls, progress, f"URLs of {path.name}")
+            kept = _load(conn, urls, progress, "URLs", desc=path.name)
         if kept == 0:
             raise KeepShardError(
                 "The Re-LAION shards contain no URLs; keeping only them would remove every row."
@@ -197,10 +197,10 @@ def open_lens_database(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _load(conn, values: Iterable, progress: bool, unit: str) -> int:
+def _load(conn, values: Iterable, progress: bool, unit: str, desc: str = "reading") -> int:
     """Insert ``values`` into temp.listed in batches; return how many distinct values it holds."""
     batch: list[tuple] = []
-    with tqdm(desc="reading", unit=f" {unit}", disable=not progress, unit_scale=True) as bar:
+    with tqdm(desc=desc, unit=f" {unit}", disable=not progress, unit_scale=True) as bar:
         for value in values:
             batch.append((value,))
             if len(batch) >= BATCH_ROWS:
