@@ -10,7 +10,7 @@ contains the few existing pages that a batch changes.
 import sqlite3
 from pathlib import Path
 
-from ingest.errors import DatabaseOpenError
+from ingest.errors import DatabaseLockedError, DatabaseOpenError
 from laionlens.schema import create_tables
 
 # Larger pages suit a table of long rows read mostly by scans and rowid lookups.
@@ -21,17 +21,32 @@ CACHE_KIB = 128 * 1024
 # writes a segment. Fewer, larger segments halved the CPU time of indexing captions
 # in bench/ingest_speed.py runs.
 FTS_HASH_BYTES = 64 * 2**20
+# Seconds to wait for another connection's lock before giving up.
+BUSY_TIMEOUT_S = 5.0
 
 
 def open_database(db_path: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) the database at ``db_path``, ready for a bulk load."""
     try:
-        return configure(sqlite3.connect(db_path, isolation_level=None))
+        return configure(sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_S))
     except sqlite3.DatabaseError as error:
+        if is_locked(error):
+            raise locked_error(db_path, error) from error
         raise DatabaseOpenError(
             f"{db_path}: cannot open it as an SQLite database ({error}). "
             "Check that its folder exists and is writable, or pass a new file name."
         ) from error
+
+
+def is_locked(error: sqlite3.Error) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def locked_error(db_path: str | Path, error: sqlite3.Error) -> DatabaseLockedError:
+    return DatabaseLockedError(
+        f"{db_path}: {error}, because another process is using it. Wait for that process "
+        "to finish and run the ingest again: it resumes where it stopped."
+    )
 
 
 def configure(conn: sqlite3.Connection) -> sqlite3.Connection:

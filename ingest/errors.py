@@ -45,5 +45,9 @@ class DatabaseOpenError(IngestError):
     """The --db file cannot be opened or created as an SQLite database."""
 
 
+class DatabaseLockedError(IngestError):
+    """Another connection holds a lock on the --db file for longer than the busy timeout."""
+
+
 class CorruptParquetError(IngestError):
     """A data page could not be decoded after the footer was read successfully."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest import index
-from ingest.database import close_database, open_database, transaction
+from ingest.database import close_database, is_locked, locked_error, open_database, transaction
 from ingest.normalise import normalise
 from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
@@ -55,6 +55,10 @@ def ingest_paths(
         try:
             ingest_all(conn, parquet_sources, report, batch_rows or DEFAULT_BATCH_ROWS, progress)
             finish(conn, report, started)
+        except sqlite3.OperationalError as error:
+            if is_locked(error):
+                raise locked_error(db_path, error) from error
+            raise
         finally:
             close_database(conn)
     log.info("ingest into %s finished: %d rows written", db_path, report.rows_written)

@@ -1,6 +1,7 @@
 """Bad input is refused with a clear message and leaves the database exactly as it was."""
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
@@ -124,6 +125,21 @@ def test_ingest_unusable_database_raises_named_error(tmp_path, db_name):
     with pytest.raises(errors.DatabaseOpenError, match=db_name):
         ingest_paths([good_file(tmp_path)], tmp_path / db_name)
     assert (tmp_path / "text.db").read_bytes() == before
+
+
+def test_ingest_locked_database_raises_named_error(tmp_path, existing_db, monkeypatch):
+    monkeypatch.setattr("ingest.database.BUSY_TIMEOUT_S", 0.1)
+    other = sqlite3.connect(existing_db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        more = write_table(tmp_path / "more.parquet", {"URL": ["http://d.test/4"], "TEXT": ["four"]})
+        result = CliRunner().invoke(cli, ["ingest", str(more), "--db", str(existing_db)])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 1
+    assert "database is locked" in result.output
+    assert "run the ingest again" in result.output
 
 
 def test_ingest_cli_needs_a_source(tmp_path):
