@@ -23,6 +23,12 @@ class IngestReport:
     unknown_columns: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def count(self, read: int, written: int, skipped: dict[str, int]) -> None:
+        """Add one batch's counts."""
+        self.rows_read += read
+        self.rows_written += written
+        self.skipped.update(skipped)
+
     @property
     def rows_skipped(self) -> int:
         return sum(self.skipped.values())

@@ -13,7 +13,7 @@ from laionlens.commands.options import db_option
     "batch_rows",
     type=click.IntRange(min=1),
     default=None,
-    help="Rows written per transaction (default 50000, or LAIONLENS_INGEST_BATCH_ROWS). "
+    help="Rows written per transaction (default 50000, or the LAIONLENS_INGEST_BATCH_ROWS environment variable). "
     "A kill loses at most one batch, which the next run redoes.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
