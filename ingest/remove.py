@@ -42,6 +42,10 @@ __all__ = [
 BATCH_ROWS = 10_000
 # Seconds to wait for another writer (an ingest, an embedding run) to release the database.
 LOCK_TIMEOUT_S = 30
+# Page cache of the temporary tables, in KiB. Keep-only loads every URL to keep (12
+# million is about 1.3 GB of text) into a temporary b-tree, which thrashes the default
+# 2 MiB cache. SQLite allocates the cache only as pages are used.
+TEMP_CACHE_KIB = 512 * 1024
 # Tables that hold an ``image_id`` but must keep it after the row is gone.
 KEEP_TABLES = frozenset({"removed_rows"})
 # Stored results that embed copies of training rows (URL, caption), as
@@ -180,6 +184,7 @@ def open_lens_database(db_path: Path) -> sqlite3.Connection:
     conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        conn.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
     except sqlite3.DatabaseError as error:
         conn.close()
         raise NotLensDatabaseError(f"{str(db_path)!r} is not an SQLite database: {error}") from error
