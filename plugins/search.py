@@ -82,20 +82,27 @@ async def caption_search(request, datasette, database: str, metadata: dict) -> F
     db = datasette.get_database(database)
     searches = await parsed_searches(request, db, search_mode(request, metadata))
     after = prefix_start(request, metadata) if len(searches) == 1 else None
-    # Enough ids for the capped count and for the largest page Datasette serves.
-    limit = max(int(lens_config(datasette)["count_cap"]), datasette.setting("max_returned_rows")) + 1
+    config = lens_config(datasette)
+    # Enough ids for the largest page Datasette serves and for the domain facet sample,
+    # and separately for the capped count.
+    limit = max(datasette.setting("max_returned_rows"), int(config["facet_sample"])) + 1
+    count_limit = int(config["count_cap"]) + 1
     pk = escape_sqlite(metadata.get("fts_pk") or "rowid")
     arguments = FilterArguments([], {}, [], {"supports_search": True, "search": request.args.get("_search", "")})
     for i, (column, text, target, query) in enumerate(searches):
         name = f"lens_search_{i}"
         subquery = f"select rowid from {FTS_TABLE} where {target} match :{name}"
         arguments.params[name] = query
-        if after is not None:
-            subquery += f" and rowid > :{name}_after order by rowid limit :{name}_limit"
-            arguments.params.update({f"{name}_after": after, f"{name}_limit": limit})
-            # The search is the only filter, so the ids alone count the rows.
-            arguments.extra_context[MATCHING_IDS_KEY] = subquery
-        arguments.where_clauses.append(f"{pk} in ({subquery})")
+        if after is None:
+            arguments.where_clauses.append(f"{pk} in ({subquery})")
+        else:
+            subquery += f" and rowid > :{name}_after order by rowid"
+            arguments.where_clauses.append(f"{pk} in ({subquery} limit :{name}_limit)")
+            arguments.params.update(
+                {f"{name}_after": after, f"{name}_limit": limit, f"{name}_count_limit": count_limit}
+            )
+            # The search is the only filter, so its ids alone count the rows.
+            arguments.extra_context[MATCHING_IDS_KEY] = f"{subquery} limit :{name}_count_limit"
         where = f'column "{column}" ' if column else ""
         arguments.human_descriptions.append(f'search {where}matches "{text}"')
         arguments.extra_context["search"] = text
@@ -126,9 +133,9 @@ def prefix_start(request, metadata: dict) -> int | None:
     ``id IN (all matches)`` makes SQLite collect every match before the first row is
     returned: over a million ids for a common word at 12 million rows. When the search
     is the only filter and rows come in id order, a page needs only the matches after
-    the ``_next`` cursor. The count and the domain facet read at most count_cap + 1 of
-    them, and a page at most max_returned_rows + 1, so the subquery can stop after the
-    larger of the two. Returns None when that does not hold.
+    the ``_next`` cursor: at most max_returned_rows + 1 of them, or facet_sample + 1
+    for the domain facet, so the subquery can stop there. The capped count reads
+    count_cap + 1 ids of its own. Returns None when that does not hold.
     """
     sort = request.args.get("_sort") or metadata.get("sort")
     if has_row_filters(request) or request.args.get("_sort_desc") or metadata.get("sort_desc"):

@@ -214,15 +214,17 @@ def test_search_other_tables_keep_datasette_search(tmp_path, lens_datasette):
 @pytest.mark.parametrize(
     "params, prefix",
     [
-        ({}, True),  # search only, id order: the subquery stops after count_cap + 1 ids
+        ({}, True),  # search only, in id order: the subquery reads a prefix of the ids
         ({"_sort_desc": "id"}, False),
         ({"_sort": "caption"}, False),
         ({"_where": "id > 0"}, False),
         ({"source_id": "1"}, False),
     ],
 )
-def test_search_pages_reach_every_match_past_cap(corpus_db, lens_datasette, params, prefix):
-    ds = lens_datasette(corpus_db, {"count_cap": 5})
+def test_search_pages_reach_every_match_past_prefix(corpus_db, lens_datasette, params, prefix):
+    # The id subquery stops after max(max_returned_rows, facet_sample) + 1 = 6 ids here,
+    # so walking the 24 matches crosses that limit several times.
+    ds = lens_datasette(corpus_db, {"count_cap": 5, "facet_sample": 3}, max_returned_rows=5)
     first = get(ds, "/lens/images.json", _search="photo", _size="4", **params).json()
     assert ("order by rowid limit" in first["query"]["sql"]) is prefix
     captions, page = [], first

@@ -93,3 +93,11 @@ def test_counts_csv_export_skips_count(ds):
     assert response.status_code == 200
     lines = response.text.strip().splitlines()
     assert len(lines) == 1 + len(FILLER)  # header, then every match across pages
+
+
+def test_counts_lone_search_counts_past_page_prefix(corpus_db, lens_datasette):
+    # The page's id subquery stops after 6 ids, the count's own after count_cap + 1.
+    ds = lens_datasette(corpus_db, {"count_cap": 30, "facet_sample": 3}, max_returned_rows=5)
+    data = get(ds, "/lens/images.json", _search="photo", _size="4").json()
+    assert data["lens_count"]["count"] == len(FILLER)
+    assert data["lens_count"]["exact"]
