@@ -7,7 +7,9 @@ by ``kill -9`` is rolled back on the next open. Rows are appended, so the journa
 contains the few existing pages that a batch changes.
 """
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.errors import DatabaseLockedError, DatabaseOpenError
@@ -25,10 +27,17 @@ FTS_HASH_BYTES = 64 * 2**20
 BUSY_TIMEOUT_S = 5.0
 
 
-def open_database(db_path: str | Path) -> sqlite3.Connection:
+class Connection(sqlite3.Connection):
+    """A connection that remembers its journal mode."""
+
+    journal_mode = "delete"
+
+
+def open_database(db_path: str | Path) -> Connection:
     """Open (creating if needed) the database at ``db_path``, ready for a bulk load."""
     try:
-        return configure(sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_S))
+        conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_S, factory=Connection)
+        return configure(conn)
     except sqlite3.DatabaseError as error:
         if is_locked(error):
             raise locked_error(db_path, error) from error
@@ -49,10 +58,14 @@ def locked_error(db_path: str | Path, error: sqlite3.Error) -> DatabaseLockedErr
     )
 
 
-def configure(conn: sqlite3.Connection) -> sqlite3.Connection:
+def configure(conn: Connection) -> Connection:
     """Apply the bulk-load settings to ``conn`` and create the tables it lacks."""
     conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-    conn.execute("PRAGMA journal_mode = TRUNCATE")
+    # A database in WAL mode, which persists in the file, stays in it: WAL is just as
+    # safe against a kill, and leaving it needs every other connection closed.
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = TRUNCATE")
+    conn.journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     # Lets CREATE INDEX sort on a second core.
@@ -63,10 +76,19 @@ def configure(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
-def close_database(conn: sqlite3.Connection) -> None:
-    """Close ``conn``, removing the journal file so the folder holds only the database."""
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.close()
+@contextlib.contextmanager
+def bulk_connection(db_path: str | Path) -> Iterator[sqlite3.Connection]:
+    """Open the database for a bulk load; on leaving, end in DELETE mode unless it is WAL.
+
+    DELETE removes the journal file that the bulk load's TRUNCATE mode leaves behind.
+    """
+    conn = open_database(db_path)
+    try:
+        yield conn
+    finally:
+        if conn.journal_mode != "wal":
+            conn.execute("PRAGMA journal_mode = DELETE")
+        conn.close()
 
 
 class transaction:

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest import index
-from ingest.database import close_database, is_locked, locked_error, open_database, transaction
+from ingest.database import bulk_connection, is_locked, locked_error, transaction
 from ingest.normalise import normalise
 from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
@@ -66,16 +66,14 @@ def ingest_paths(
     batch_rows = batch_rows or int(os.environ.get(BATCH_ROWS_VARIABLE, DEFAULT_BATCH_ROWS))
     with local_files(sources, progress) as files:
         parquet_sources = [open_source(path, origin) for path, origin in files]
-        conn = open_database(db_path)
         try:
-            ingest_all(conn, parquet_sources, report, batch_rows, progress)
-            finish(conn, report, started)
+            with bulk_connection(db_path) as conn:
+                ingest_all(conn, parquet_sources, report, batch_rows, progress)
+                finish(conn, report, started)
         except sqlite3.OperationalError as error:
             if is_locked(error):
                 raise locked_error(db_path, error) from error
             raise
-        finally:
-            close_database(conn)
     log.info("ingest into %s finished: %d rows written", db_path, report.rows_written)
     return report
 

@@ -108,6 +108,15 @@ def test_ingest_skips_removed_urls(tmp_path):
     assert dict(query(db, "SELECT domain, image_count FROM domains")) == {"c.test": 1, "a.test": 1, "b.test": 1}
 
 
+@pytest.mark.parametrize("mode, after", [("wal", "wal"), ("delete", "delete"), ("truncate", "delete")])
+def test_ingest_restores_journal_mode(tmp_path, mode, after):
+    db = tmp_path / "lens.db"
+    query(db, f"PRAGMA journal_mode = {mode}")
+    ingest_paths([write_table(tmp_path / "x.parquet", {"URL": ["http://a.test/1"], "TEXT": ["one"]})], db)
+    assert query(db, "PRAGMA journal_mode") == [(after,)]
+    assert sorted(path.name for path in tmp_path.glob("lens.db*")) == ["lens.db"]
+
+
 def test_ingest_folder_reads_every_parquet_file(tmp_path):
     folder = tmp_path / "shards"
     (folder / "nested").mkdir(parents=True)
