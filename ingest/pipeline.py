@@ -38,7 +38,7 @@ BATCH_ROWS_VARIABLE = "LAIONLENS_INGEST_BATCH_ROWS"
 
 @dataclass
 class Run:
-    """What every file of one ingest shares."""
+    """State shared by the files of one ingest: connection, report, removals, domain ids."""
 
     conn: sqlite3.Connection
     report: IngestReport
