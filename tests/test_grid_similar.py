@@ -41,7 +41,8 @@ def get_json(datasette, path):
 
 def test_grid_similar_shows_the_rows_nearest_neighbours_first(lens_with_index):
     data = get_json(lens_with_index, "/-/grid.json?similar=1")
-    assert data["mode"] == "similar" and data["message"] is None
+    assert data["mode"] == "similar"
+    assert data["message"] is None
     ids = [row["id"] for row in data["rows"]]
     assert 1 not in ids
     assert ids[:3] == [2, 3, 4]  # the other cats, by distance
@@ -63,7 +64,7 @@ def test_grid_similar_pages_by_offset(lens_with_index):
     assert {row["id"] for row in second["rows"]} <= {5, 6, 7, 8} and second["rows"]
 
 
-def test_grid_similar_of_a_missing_row_is_a_404(lens_with_index):
+def test_grid_similar_missing_row_is_404(lens_with_index):
     response = asyncio.run(lens_with_index.client.get("/-/grid.json?similar=999"))
     assert response.status_code == 404
     assert "No image with id 999" in response.json()["error"]

@@ -85,7 +85,7 @@ def test_background_of_a_periodic_dataset_sees_many_captions(tmp_path):
     assert len([term for term in background["counts"] if term.startswith("word")]) == 10
 
 
-def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monkeypatch):
+def test_lift_estimates_common_counts_rare_exactly(tmp_path, monkeypatch):
     # 40 captions hold "photo"; "castle" comes with "medieval" (rare) in 3 of them.
     captions = ["castle medieval photo"] * 3 + ["cat photo"] * 37 + ["sky"] * 40
     db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": c}
@@ -93,7 +93,8 @@ def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monk
     conn = sqlite3.connect(db_path)
     monkeypatch.setattr(lift, "BACKGROUND_MIN", 4)
     background = lift.background_counts(conn, size=20, run=1)  # 20 rows drawn at random
-    assert background["size"] == 20 and not background["complete"]
+    assert background["size"] == 20
+    assert not background["complete"]
     sample = [c for c in captions if "castle" in c]
     terms = {t["term"]: t for t in lift.terms_by_lift(conn, sample, ["castle"], 80, background)}
     assert (terms["medieval"]["overall"], terms["medieval"]["overall_exact"]) == (3, True)
@@ -106,7 +107,7 @@ def test_lift_estimates_common_terms_and_counts_rare_ones_exactly(tmp_path, monk
     (3, False),  # 3 of 400 sampled captions is under 1%
     (4, True),
 ])
-def test_lift_drops_terms_in_under_one_percent_of_the_sample(tmp_path, with_term, kept):
+def test_lift_drops_terms_under_one_percent(tmp_path, with_term, kept):
     sample = ["castle rare"] * with_term + ["castle"] * (400 - with_term)
     db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": c}
                                   for i, c in enumerate(sample)])
