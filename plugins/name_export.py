@@ -42,6 +42,8 @@ def export_chunk(conn, query: str, after_id: int, size: int = CHUNK_ROWS):
     return [dict(zip(FIELDS, row)) for row in rows], ids[-1]
 
 
+# NOTE: captions are written unchanged, so a caption that starts with "=" may be read
+# as a formula by a spreadsheet program that opens the CSV file.
 def csv_text(rows, header: bool) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
