@@ -1,6 +1,6 @@
 """Keyword explorer for prompt engineers: ``/-/keywords?q=cat`` and ``?q=cat&vs=dog``.
 
-For a word or phrase: how many captions hold it and what share of the dataset that
+For a word or phrase: how many captions contain it and what share of the dataset that
 is, the terms that come with it ranked by lift, and examples. A single word's count is
 read from the full-text index's vocabulary; a phrase is counted up to ``count_cap``.
 Co-occurring terms come from a sample of matches (the highest ids), whose size the
@@ -33,7 +33,7 @@ _BACKGROUND = "_laionlens_term_background"
 
 
 def keyword_count(conn, keyword: str, count_cap: int) -> tuple[int, bool]:
-    """Return (count, exact) of captions holding ``keyword``."""
+    """Count the captions that contain ``keyword`` and return (count, exact)."""
     terms = caption_stats.tokens(keyword)
     if len(terms) == 1:
         return caption_stats.doc_counts(conn, terms)[terms[0]], True
