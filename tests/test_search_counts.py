@@ -101,3 +101,14 @@ def test_counts_lone_search_counts_past_page_prefix(corpus_db, lens_datasette):
     data = get(ds, "/lens/images.json", _search="photo", _size="4").json()
     assert data["lens_count"]["count"] == len(FILLER)
     assert data["lens_count"]["exact"]
+
+
+def test_counts_slow_count_is_reported_timed_out(tmp_path, lens_datasette):
+    rows = [{"URL": f"https://example.com/{i}.jpg", "TEXT": f"common word {i}"} for i in range(5000)]
+    ds = lens_datasette(build_database(tmp_path, rows), {"count_time_limit_ms": 1})
+    data = get(ds, "/lens/images.json", _search="common", _where="width > 0").json()
+    assert data["lens_count"]["timed_out"]
+    assert data["lens_count"]["count"] is None
+    assert len(data["rows"]) == 50  # the page is still served
+    html = get(ds, "/lens/images", _search="common", _where="width > 0").text
+    assert "Counting the rows took too long" in html
