@@ -37,7 +37,8 @@ RERANK_CANDIDATES = 128
 # When the probed lists of a compressed index hold fewer than k vectors, indexes up
 # to this size answer from every stored vector; larger ones return what they found.
 EXACT_FALLBACK_MAX = 1_000_000
-PQ_CHOICES = (128, 96, 64, 48, 32, 16, 8)
+# Code sizes in bytes per vector, largest first; above 64 training gets slow.
+PQ_CHOICES = (64, 48, 32, 16, 8)
 
 
 class VectorIndexError(Exception):
@@ -117,13 +118,15 @@ def plan_index(count: int, dim: int, memory_budget_mb: float | None = None,
     flat = IndexPlan("flat")
     if count <= exact_max and flat.estimated_bytes(count, dim) <= budget:
         return flat
-    nlist = int(2 ** round(math.log2(max(2 * math.sqrt(count), 16))))
+    # About sqrt(count)/2 lists: few enough that k-means on 32 vectors per list
+    # trains in minutes on two cores, many enough that 16 probed lists stay small.
+    nlist = int(2 ** round(math.log2(max(math.sqrt(count) / 2, 16))))
     nlist = max(16, min(nlist, 65536, max(16, count // 39)))
     for m in PQ_CHOICES:
         if dim % m or dim // m < 2:
             continue
-        plan = IndexPlan("ivfpq", nlist=nlist, pq_m=m,
-                         nprobe=min(nlist, 32), train_size=min(count, max(64 * nlist, 65_536), 262_144))
+        plan = IndexPlan("ivfpq", nlist=nlist, pq_m=m, nprobe=min(nlist, 16),
+                         train_size=min(count, max(32 * nlist, 32_768), 131_072))
         if plan.estimated_bytes(count, dim) <= budget:
             return plan
     raise VectorIndexError(
@@ -158,8 +161,13 @@ class IndexBuilder:
         return not self.index.is_trained
 
     def train(self, sample: np.ndarray) -> None:
+        import faiss
+
         if self.needs_training:
             log.info("training %s on %d vectors", self.plan.factory_string(self.dim), len(sample))
+            # 64 points per PQ centroid (16k vectors) train codebooks as well as the
+            # default 256 per centroid, four times faster.
+            faiss.downcast_index(faiss.extract_index_ivf(self.index)).pq.cp.max_points_per_centroid = 64
             self.index.train(normalise(sample))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:

@@ -48,8 +48,8 @@ def test_plan_index_exact_below_threshold_compressed_above(count, dim, budget, k
 
 @pytest.mark.parametrize("count, budget, pq_m", [
     (12_000_000, 1536, 64),  # 64-byte codes keep 12M vectors under 1.5 GB
-    (12_000_000, 4096, 128),
-    (1_000_000, 1536, 128),
+    (12_000_000, 700, 32),  # a smaller budget gets smaller codes
+    (1_000_000, 1536, 64),
 ])
 def test_plan_index_code_size_fits_memory_budget(count, budget, pq_m):
     plan = plan_index(count, 512, budget)
