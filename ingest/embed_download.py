@@ -15,7 +15,14 @@ import logging
 from tqdm import tqdm
 
 from ingest.embed_encode import ImageBatcher
-from ingest.embed_fetch import FetchError, FetchTooLarge, OptedOut, UrlRefused, fetch_image_bytes, new_client
+from ingest.embed_fetch import (
+    FetchError,
+    FetchTooLarge,
+    OptedOut,
+    UrlRefused,
+    fetch_image_bytes,
+    new_client,
+)
 from ingest.embed_store import pending_rows, record_failure
 from laionlens.clip import UndecodableImage, decode_image
 

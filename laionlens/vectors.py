@@ -183,7 +183,7 @@ class IndexBuilder:
         self.store[self.done:end] = vectors.astype(np.float16)
         self.done = end
 
-    def finish(self) -> "VectorIndex":
+    def finish(self) -> VectorIndex:
         import faiss
 
         if self.done != self.count:
@@ -216,7 +216,7 @@ def model_metadata(model_name, pretrained, checkpoint, preprocess_id) -> dict:
 
 
 def build_index(path, ids: np.ndarray, vectors: np.ndarray, *, model_name, pretrained, checkpoint,
-                preprocess_id, memory_budget_mb=None, exact_max: int = EXACT_MAX) -> "VectorIndex":
+                preprocess_id, memory_budget_mb=None, exact_max: int = EXACT_MAX) -> VectorIndex:
     """Build an index of ``vectors`` keyed by ``ids`` at ``path`` (replaced atomically)."""
     ids = np.asarray(ids, dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -250,7 +250,7 @@ class VectorIndex:
         self.nprobe = int(sidecar.get("nprobe") or 0)
 
     @classmethod
-    def load(cls, path, mmap: bool = True) -> "VectorIndex":
+    def load(cls, path, mmap: bool = True) -> VectorIndex:
         """Load an index and check its files against the sidecar; mmap keeps it on disk."""
         import faiss
 

@@ -84,7 +84,7 @@ def test_load_encoder_missing_checkpoint_names_the_option(tmp_path):
 
 def run_isolated(code: str, **env) -> subprocess.CompletedProcess:
     environment = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False, capture_output=True, text=True,
                           env=environment, timeout=300, cwd=os.getcwd())
 
 
