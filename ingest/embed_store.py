@@ -83,7 +83,7 @@ def stored_model(conn) -> dict | None:
 
 
 def claim_model(conn, model: dict, replace: bool = False) -> None:
-    """Record ``model`` as the model of the stored vectors; refuse a different one."""
+    """Record ``model`` as the model of the stored vectors; raise EmbeddingModelMismatch for another one."""
     current = stored_model(conn)
     has_vectors = conn.execute("SELECT 1 FROM embeddings LIMIT 1").fetchone() is not None
     if current and has_vectors and not replace:

@@ -71,7 +71,7 @@ class ClipEncoder:
     def encode_texts(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         """Return float32 (n, dim) L2-normalised embeddings of texts.
 
-        Texts longer than the model's context (77 tokens for CLIP) are cut, not refused.
+        Texts longer than the model's context (77 tokens for CLIP) are truncated, not rejected.
         """
         import torch
 
@@ -117,7 +117,7 @@ class UndecodableImage(ClipError, ValueError):
     """Bytes that Pillow cannot open as an image, or an image too large to decode safely."""
 
 
-# Images above this many pixels are refused before decoding (a decompression bomb
+# Images above this many pixels are rejected before decoding (a decompression bomb
 # is a small file that decodes to gigabytes).
 MAX_IMAGE_PIXELS = 50_000_000
 

@@ -3,7 +3,7 @@
 The vector index of a Datasette instance is loaded once and kept on that
 instance. Loading checks it against the database (every row id in the index must
 be a row of ``images`` or a recorded removal) and against the configured CLIP
-model, and refuses a mismatch with an error that says which.
+model, and raises an error that names the mismatch.
 """
 
 from __future__ import annotations

@@ -230,6 +230,9 @@ async def similar_view(datasette, request):
             "laionlens index, then start laionlens serve --index FILE.")})
     try:
         data = await search(datasette, request, config)
+    except (BadRequest, NotFound) as error:
+        log.warning("similar request %s?%s rejected: %s", request.path, request.query_string[:200], error)
+        raise
     except ServiceUnavailable as error:
         return await respond(datasette, request, 503, {"error": str(error)})
     except VectorIndexError as error:
