@@ -53,15 +53,26 @@ def is_filtered(request) -> bool:
 class DomainFacet(Facet):
     type = "domain"
 
-    async def facet_results(self):
-        results, timed_out = [], []
-        for config in self.get_configs():
-            column = config["config"].get("column") or config["config"]["simple"]
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Checked here, before Datasette starts any facet query, so a bad request
+        # leaves no query half run.
+        try:
+            configs = self.get_configs()
+        except ValueError as error:  # Datasette parses a "{..." value as JSON
+            raise BadRequest(f"Invalid facet configuration in the URL: {error}") from error
+        for config in configs:
+            column = config["config"].get("column") or config["config"].get("simple")
             if column != DOMAIN_COLUMN:
                 raise BadRequest(
                     f"The domain facet applies to {DOMAIN_COLUMN} only, not {column!r}: "
                     f"use _facet_domain={DOMAIN_COLUMN}, or _facet={column} for a plain facet"
                 )
+
+    async def facet_results(self):
+        results, timed_out = [], []
+        for config in self.get_configs():
+            column = config["config"].get("column") or config["config"]["simple"]
             try:
                 rows, sample = await self.domain_counts()
             except QueryInterrupted:

@@ -103,3 +103,10 @@ def test_facets_large_result_counts_first_matches_only(corpus_db, lens_datasette
     assert "(domain counts cover the first 10)" in get(ds, "/lens/images", _search="photo").text
     assert "domain counts cover" not in get(ds, "/lens/images", _search="cat").text
     assert "domain counts cover" not in get(ds, "/lens/images").text  # whole table: exact
+
+
+@pytest.mark.parametrize("value", ["{", '{"column": "url"}', '{"other": 1}', "domain_id}"])
+def test_facets_bad_domain_facet_argument_is_400(ds, value):
+    response = get(ds, "/lens/images.json", _facet_domain=value)
+    assert response.status_code == 400
+    assert response.json()["error"]
