@@ -6,7 +6,10 @@ cannot apply :func:`laionlens.text.fts_text`, the folding the caption index was 
 with. :func:`replace_default_search` unregisters that module from Datasette's plugin
 manager. This module registers its other two filters again (imported below) and its
 own ``search_filters`` in place of the default one. Tables other than ``images`` keep
-Datasette's behaviour: the default filter is called for them unchanged.
+Datasette's behaviour: the default filter is called for them unchanged. For the
+``images`` table the hook also turns the arguments that Datasette 0.65 answers with a
+500 (an unknown ``_sort`` column, ``_timelimit=abc``) into a 400, since the filter hooks
+run before Datasette reads them.
 """
 
 import logging
@@ -50,9 +53,24 @@ def search_filters(request, database, table, datasette):
         metadata = datasette.table_metadata(database, table)
         if metadata.get("fts_table") != FTS_TABLE:
             return await default_filters.search_filters(request, database, table, datasette)()
+        await check_table_args(request, datasette.get_database(database), table)
         return await caption_search(request, datasette, database, metadata)
 
     return inner
+
+
+async def check_table_args(request, db, table: str) -> None:
+    """Raise BadRequest for the arguments Datasette 0.65 would reject with a 500."""
+    limit = request.args.get("_timelimit")
+    if limit is not None and not limit.isdigit():
+        raise BadRequest(f"Invalid _timelimit {limit!r}: give a whole number of milliseconds")
+    sort, sort_desc = request.args.get("_sort"), request.args.get("_sort_desc")
+    if sort and sort_desc:
+        raise BadRequest("Use _sort or _sort_desc, not both")
+    columns = await db.table_columns(table)
+    for name, value in (("_sort", sort), ("_sort_desc", sort_desc)):
+        if value and value not in columns:
+            raise BadRequest(f"Cannot sort by {value!r}: {name} takes one of {', '.join(columns)}")
 
 
 def search_arguments(request) -> list[tuple[str | None, str]]:
@@ -143,7 +161,10 @@ def prefix_start(request, metadata: dict) -> int | None:
     if sort not in (None, "id"):
         return None
     cursor = request.args.get("_next") or "0"
-    return int(cursor) if cursor.isdigit() else None
+    # Anything but a 64-bit row id is left to Datasette's own handling of _next.
+    if not cursor.isdigit() or int(cursor) >= 2**63:
+        return None
+    return int(cursor)
 
 
 async def match_target(db, column: str | None) -> str:

@@ -241,3 +241,33 @@ def test_search_page_larger_than_cap_is_full(corpus_db, lens_datasette):
     ds = lens_datasette(corpus_db, {"count_cap": 5})
     rows = get(ds, "/lens/images.json", _search="photo", _size="20", _shape="array").json()
     assert len(rows) == 20
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"_search": "photo", "_next": "abc"},
+        {"_search": "photo", "_next": "-5"},
+        {"_search": "photo", "_next": "99999999999999999999999"},
+        {"_search": "photo", "_size": "0"},
+        {"_search": "photo", "_size": "-1"},
+        {"_search": "photo", "_size": "abc"},
+        {"_search": "photo", "_sort": "nosuchcolumn"},
+        {"_search": "photo", "_sort_desc": "nosuchcolumn"},
+        {"_search": "photo", "_sort": "id", "_sort_desc": "id"},
+        {"_sort": "nosuchcolumn"},
+        {"_search": "photo", "_facet_size": "abc"},
+        {"_search": "photo", "_facet": "{"},
+        {"_search": "photo", "_nocount": "lens", "_nosuggest": "0"},
+        {"_search": "photo", "_shape": "nosuchshape"},
+        {"_search": "photo", "_col": "nosuchcolumn"},
+        {"_search_": "photo"},
+        {"_search": "photo", "_unsafe": "\x00"},
+        {"_search": "photo", "id__gt": "abc"},
+        {"_search": "photo", "_timelimit": "abc"},
+    ],
+)
+def test_search_odd_table_arguments_never_5xx(ds, params):
+    for path in ("/lens/images", "/lens/images.json"):
+        response = get(ds, path, **params)
+        assert response.status_code < 500, (path, response.text[:300])
