@@ -2,15 +2,15 @@
 
 Datasette counts every filtered table page with ``select count(*) ... where ...``, which
 reads every match: seconds for a common word at 12 million rows. For the ``images``
-table this plugin adds ``_nocount=1`` (and ``_nosuggest=1``, since each facet
-suggestion counts the result too) to the request, and instead counts at most
-``count_cap + 1`` matches under ``count_time_limit_ms``: the count is exact up to
-``count_cap`` and "more than count_cap" beyond it. The count runs next to the page
-query; the HTML page shows it (``_lens_count.html``) and JSON carries it as
-``lens_count`` plus Datasette's ``filtered_table_rows_count`` when exact.
+table this plugin adds ``_nocount=lens`` to the request, and ``_nosuggest=lens`` since
+each facet suggestion counts the result too. Instead it counts at most
+``count_cap + 1`` matches under ``count_time_limit_ms``, so the count is exact up to
+``count_cap`` and "more than count_cap" beyond it.
 
-A request that already asks for ``_nocount`` or an array/object ``_shape`` gets no
-count at all, as in Datasette.
+The count runs next to the page query. The HTML page shows it (``_lens_count.html``),
+and JSON carries it as ``lens_count`` plus Datasette's ``filtered_table_rows_count``
+when exact. A request with its own ``_nocount`` (any value but ``lens``), an
+array/object ``_shape`` or the CSV format gets no count at all.
 """
 
 import asyncio

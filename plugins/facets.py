@@ -6,7 +6,7 @@ grouped by domain under ``facet_time_limit_ms``. A facet past that limit is list
 ``facets_timed_out`` instead, and in JSON as the facet with ``"timed_out": true``.
 The grouping reads at most ``facet_sample`` matches: beyond that the facet carries
 ``"sample": facet_sample``, meaning its counts cover the first ``facet_sample``
-matches only, and the page says so. Enable it with ``facets: [{domain: domain_id}]`` in the
+matches only, and the page notes it. Enable it with ``facets: [{domain: domain_id}]`` in the
 table metadata (metadata.yml does) or ``?_facet_domain=domain_id``.
 """
 

@@ -7,9 +7,9 @@ with. :func:`replace_default_search` unregisters that module from Datasette's pl
 manager. This module registers its other two filters again (imported below) and its
 own ``search_filters`` in place of the default one. Tables other than ``images`` keep
 Datasette's behaviour: the default filter is called for them unchanged. For the
-``images`` table the hook also turns the arguments that Datasette 0.65 answers with a
-500 (an unknown ``_sort`` column, ``_timelimit=abc``) into a 400, since the filter hooks
-run before Datasette reads them.
+``images`` table the hook also rejects with a 400 the arguments that make Datasette
+0.65 fail with a 500 (an unknown ``_sort`` column, ``_timelimit=abc``). The filter
+hooks run before Datasette reads those arguments.
 """
 
 import logging
