@@ -34,8 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="ViT-B-32", help="open_clip architecture name")
     parser.add_argument("--repeat", type=int, default=50, help="number of timed queries")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
     encoder = random_weight_encoder(args.model)
