@@ -37,13 +37,6 @@ def register_facet_classes():
     return [DomainFacet]
 
 
-@hookimpl
-def extra_template_vars(view_name, table, request, datasette):
-    # The page notes when the facet counted only a sample of a filtered result.
-    if view_name != "table" or table != "images" or request is None or not is_filtered(request):
-        return {}
-    return {"lens_facet_sample": int(lens_config(datasette)["facet_sample"])}
-
 
 def is_filtered(request) -> bool:
     """True when ``request`` selects fewer rows than the whole table (pagination aside)."""
