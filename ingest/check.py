@@ -187,12 +187,23 @@ def check_domain_counts(conn) -> list[str]:
     return problems
 
 
+def _has_table(conn, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _has_removed_hashes(conn) -> bool:
+    return _has_table(conn, "removed_hashes") and conn.execute("SELECT 1 FROM removed_hashes LIMIT 1").fetchone() is not None
+
+
 def check_removed_absent(conn) -> list[str]:
-    """Find rows of images whose URL hash is recorded in ``removals``."""
-    if conn.execute("SELECT count(*) FROM removals").fetchone()[0] == 0:
+    """Find rows of images whose URL hash is in ``removals`` or LAION hash in ``removed_hashes``."""
+    if conn.execute("SELECT count(*) FROM removals").fetchone()[0] == 0 and not _has_removed_hashes(conn):
         return []
     # Hashing every URL is the only way to compare with removals, which stores no URLs.
-    present = _ids(conn, "SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals)")
+    sql = "SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals)"
+    if _has_table(conn, "removed_hashes"):
+        sql += " UNION SELECT id FROM images WHERE hash IN (SELECT hash FROM removed_hashes)"
+    present = _ids(conn, sql)
     if not present:
         return []
     message = (f"{len(present):,} removed rows are present in images: ids {_listing(present)}. "

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.errors import DatabaseLockedError, DatabaseOpenError
-from laionlens.schema import create_tables
+from laionlens.schema import create_tables, upgrade
 
 # Larger pages suit a table of long rows read mostly by scans and rowid lookups.
 # page_size takes effect only before the first table is created.
@@ -72,6 +72,7 @@ def configure(conn: Connection) -> Connection:
     conn.execute("PRAGMA threads = 2")
     # executescript commits as it goes; every statement in it is idempotent.
     create_tables(conn)
+    upgrade(conn)
     conn.execute("INSERT INTO images_fts (images_fts, rank) VALUES ('hashsize', ?)", (FTS_HASH_BYTES,))
     return conn
 

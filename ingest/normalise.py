@@ -8,6 +8,7 @@ need them (non-ASCII captions, removal checks when removals exist).
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +20,17 @@ from laionlens.text import fts_text
 
 SKIP_NO_URL = "no URL"
 SKIP_REMOVED = "removed"
+
+
+class Removed(NamedTuple):
+    """What earlier removals listed: SHA-256 hex of URLs, and LAION ``hash`` values."""
+
+    url_sha256s: set[str]
+    hashes: pa.Array
+
+    @classmethod
+    def empty(cls) -> "Removed":
+        return cls(set(), pa.array([], pa.int64()))
 
 
 @dataclass
@@ -36,11 +48,11 @@ class Rows:
         return len(self.source_rows)
 
 
-def normalise(batch: pa.RecordBatch, plan: ColumnPlan, first_row: int, removed: set[str]) -> Rows:
+def normalise(batch: pa.RecordBatch, plan: ColumnPlan, first_row: int, removed: Removed) -> Rows:
     """Return the kept rows of ``batch`` (rows ``first_row`` onwards of its file)."""
     columns = {target: convert(batch.column(name), KINDS[target]) for target, name in plan.sources.items()}
     source_rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
-    keep, skipped = keep_mask(columns["url"], removed)
+    keep, skipped = keep_mask(columns["url"], columns.get("hash"), removed)
     if skipped:
         columns = {target: array.filter(keep) for target, array in columns.items()}
         source_rows = source_rows.filter(keep)
@@ -48,18 +60,20 @@ def normalise(batch: pa.RecordBatch, plan: ColumnPlan, first_row: int, removed: 
     return rows
 
 
-def keep_mask(urls: pa.Array, removed: set[str]) -> tuple[pa.Array, Counter]:
+def keep_mask(urls: pa.Array, hashes: pa.Array | None, removed: Removed) -> tuple[pa.Array, Counter]:
     """Return which rows to keep and, by reason, how many were skipped."""
     has_url = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(urls), ""), False)
     skipped = Counter()
     missing = len(urls) - pc.sum(has_url).as_py() if len(urls) else 0
     if missing:
         skipped[SKIP_NO_URL] = missing
-    if not removed:
-        return has_url, skipped
-    url_values = urls.to_pylist()
-    hits = [url is not None and url_sha256(url) in removed for url in url_values]
-    is_removed = pc.and_(has_url, pa.array(hits, pa.bool_()))
+    is_removed = pa.array([False] * len(urls), pa.bool_())
+    if removed.url_sha256s:
+        hits = [url is not None and url_sha256(url) in removed.url_sha256s for url in urls.to_pylist()]
+        is_removed = pa.array(hits, pa.bool_())
+    if hashes is not None and len(removed.hashes):
+        is_removed = pc.or_(is_removed, pc.is_in(hashes, value_set=removed.hashes))
+    is_removed = pc.and_(has_url, is_removed)
     removed_count = pc.sum(is_removed).as_py()
     if removed_count:
         skipped[SKIP_REMOVED] = removed_count

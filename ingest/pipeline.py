@@ -17,16 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from ingest import index
 from ingest.database import bulk_connection, is_locked, locked_error, transaction
-from ingest.normalise import normalise
+from ingest.normalise import Removed, normalise
 from ingest.prefetch import prefetch
 from ingest.read import ParquetSource, iter_batches, open_source
 from ingest.report import IngestReport
 from ingest.sources import local_files
 from ingest.write import DomainIds, prepare, register_file, write
+from laionlens.progress import progress_bar
 
 log = logging.getLogger("laionlens.ingest")
 
@@ -43,7 +45,7 @@ class Run:
     conn: sqlite3.Connection
     report: IngestReport
     batch_rows: int
-    removed: set[str]
+    removed: Removed
     domain_ids: DomainIds
     bar: tqdm | None = None
 
@@ -85,11 +87,14 @@ def ingest_all(
     """Ingest each of ``sources`` that is not in the database yet, or resume it."""
     # NOTE: the removal hashes are held in memory, about 150 bytes each, so a list
     # of millions of opt-outs costs hundreds of MiB.
-    removed = {row[0] for row in conn.execute("SELECT url_sha256 FROM removals")}
+    removed = Removed(
+        {row[0] for row in conn.execute("SELECT url_sha256 FROM removals")},
+        pa.array([row[0] for row in conn.execute("SELECT hash FROM removed_hashes")], pa.int64()),
+    )
     run = Run(conn, report, batch_rows, removed, DomainIds(conn))
     plans = [(source, *register_file(conn, source)) for source in sources]
     total = sum(source.num_rows - done for source, _, done, status in plans if status != "done")
-    with tqdm(total=total, unit=" rows", unit_scale=True, desc="ingest", disable=not progress) as bar:
+    with progress_bar(total=total, unit=" rows", unit_scale=True, desc="ingest", enabled=progress) as bar:
         run.bar = bar
         for source, file_id, rows_done, status in plans:
             if status == "done":

@@ -4,8 +4,9 @@ A removal runs in one SQLite transaction, so a failure at any step leaves the da
 as it was. The rows to remove are first collected into a temporary table from a URL
 list, a list of LAION ``hash`` values, or the complement of a set of Re-LAION shards.
 Every later step joins against that table in SQL, so keeping millions of URLs never
-builds a Python set. Removed URLs are recorded in ``removals`` by their SHA-256, which
-the ingest checks before inserting a row. Removed ids go to ``removed_rows`` so that
+builds a Python set. Removed URLs are recorded in ``removals`` by their SHA-256, and
+listed LAION hashes in ``removed_hashes``; the ingest checks both before inserting a
+row. Removed ids go to ``removed_rows`` so that
 their row pages can return 410 Gone.
 """
 
@@ -15,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-from tqdm import tqdm
 
 from ingest.removal_index import VectorIndexRewriteError, remove_from_vector_index
 from ingest.removal_lists import (
@@ -28,7 +27,9 @@ from ingest.removal_lists import (
     read_url_list,
     shard_files,
 )
-from laionlens.hashing import url_sha256
+from laionlens.hashing import url_hash, url_sha256
+from laionlens.progress import progress_bar
+from laionlens.schema import create_tables, upgrade
 from laionlens.text import fts_text
 
 log = logging.getLogger("laionlens.remove")
@@ -70,6 +71,7 @@ class RemovalReport:
     removed: int
     not_found: int | None
     recorded: int
+    recorded_hashes: int = 0
     by_domain: list[tuple[str, int]] = field(default_factory=list)
     cleaned_tables: dict[str, int] = field(default_factory=dict)
     removed_ids: list[int] = field(default_factory=list, repr=False)
@@ -82,6 +84,8 @@ class RemovalReport:
         if self.not_found is not None:
             lines.append(f"not in the database: {self.not_found:,} listed entries")
         lines.append(f"recorded in removals: {self.recorded:,} new URL hashes")
+        if self.recorded_hashes:
+            lines.append(f"recorded in removed_hashes: {self.recorded_hashes:,} new LAION hashes")
         if self.by_domain:
             lines.append(f"top domains of the {'listed' if self.dry_run else 'removed'} rows:")
         for domain, count in self.by_domain:
@@ -97,7 +101,8 @@ def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False)
         conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
         listed = _load(conn, read_url_list(urls_file), progress, "URLs")
         _require_entries(listed, urls_file)
-        _collect(conn, "url IN (SELECT key FROM temp.listed)")
+        # url_hash IN (...) lets SQLite use the url_hash index; url IN (...) makes it exact.
+        _collect(conn, "url_hash IN (SELECT url_hash(key) FROM temp.listed) AND url IN (SELECT key FROM temp.listed)")
         matched = conn.execute(
             "SELECT count(DISTINCT i.url) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
         ).fetchone()[0]
@@ -110,8 +115,8 @@ def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False)
 def remove_by_hashes(db_path, hashes_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
     """Remove the rows whose LAION ``hash`` is listed in ``hashes_file``.
 
-    NOTE: hash values that match no row are counted as not found but not recorded,
-    because ``removals`` is keyed by URL hash and the ingest checks only that.
+    Every listed hash is recorded in ``removed_hashes``, present or not, so a later
+    ingest skips the rows that carry it.
     """
     with _transaction(db_path, dry_run) as conn:
         conn.execute("CREATE TEMP TABLE listed (key INTEGER PRIMARY KEY)")
@@ -121,7 +126,9 @@ def remove_by_hashes(db_path, hashes_file, reason, *, dry_run=False, progress=Fa
         matched = conn.execute(
             "SELECT count(DISTINCT i.hash) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
         ).fetchone()[0]
+        recorded = _record_listed_hashes(conn, reason)
         report = _apply(conn, "hash list", listed, listed - matched, reason, dry_run)
+        report.recorded_hashes = recorded
     return _finish(report)
 
 
@@ -182,30 +189,30 @@ def open_lens_database(db_path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
     conn.create_function("fts_text", 1, fts_text, deterministic=True)
     conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
+    conn.create_function("url_hash", 1, url_hash, deterministic=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         conn.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
     except sqlite3.DatabaseError as error:
         conn.close()
         raise NotLensDatabaseError(f"{str(db_path)!r} is not an SQLite database: {error}") from error
-    missing = {"images", "images_fts", "domains", "removals", "removed_rows"} - tables
+    missing = {"images", "images_fts", "domains", "removals", "removed_rows", "removed_hashes"} - tables
     if "images" in missing:
         conn.close()
         raise NotLensDatabaseError(
             f"{str(db_path)!r} has no images table. Build it with: laionlens ingest SOURCE --db {db_path}"
         )
     if missing:
-        from laionlens.schema import create_tables
-
         # Databases built before removed_rows existed get the missing tables.
         create_tables(conn)
+    upgrade(conn)
     return conn
 
 
 def _load(conn, values: Iterable, progress: bool, unit: str, desc: str = "reading") -> int:
     """Insert ``values`` into temp.listed in batches; return how many distinct values it holds."""
     batch: list[tuple] = []
-    with tqdm(desc=desc, unit=f" {unit}", disable=not progress, unit_scale=True) as bar:
+    with progress_bar(desc=desc, unit=f" {unit}", enabled=progress, unit_scale=True) as bar:
         for value in values:
             batch.append((value,))
             if len(batch) >= BATCH_ROWS:
@@ -238,6 +245,16 @@ def _record_listed_urls(conn, reason: str) -> int:
     conn.execute(
         "INSERT OR IGNORE INTO removals(url_sha256, reason, removed_at) "
         "SELECT url_sha256(key), ?, ? FROM temp.listed",
+        (reason, _now()),
+    )
+    return conn.total_changes - before
+
+
+def _record_listed_hashes(conn, reason: str) -> int:
+    """Record every listed LAION hash, present or not, so a later ingest skips it too."""
+    before = conn.total_changes
+    conn.execute(
+        "INSERT OR IGNORE INTO removed_hashes(hash, reason, removed_at) SELECT key, ?, ? FROM temp.listed",
         (reason, _now()),
     )
     return conn.total_changes - before

@@ -11,9 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tqdm import tqdm
-
 from ingest.errors import DownloadError, NoParquetFilesError, SourceNotFoundError
+from laionlens.progress import progress_bar
 
 log = logging.getLogger("laionlens.ingest")
 
@@ -70,9 +69,9 @@ def download(url: str, target: Path, progress: bool) -> None:
                     f"{url}: the server returned HTTP {response.status_code}. Check the URL."
                 )
             total = int(response.headers.get("content-length") or 0) or None
-            with open(target, "wb") as handle, tqdm(
+            with open(target, "wb") as handle, progress_bar(
                 total=total, unit="B", unit_scale=True, desc=f"download {target.name}",
-                disable=not progress,
+                enabled=progress,
             ) as bar:
                 for chunk in response.iter_bytes(CHUNK_BYTES):
                     handle.write(chunk)

@@ -3,7 +3,7 @@ single transaction, so that a kill at any moment loses a whole batch or nothing.
 
 :func:`prepare` turns a batch into Python values and runs in the prefetch thread;
 :func:`write` only executes SQL. Image ids are assigned one after another from the
-largest id in the table, and domain ids in order of first appearance, so a resumed
+largest id ever given (removed rows included), and domain ids in order of first appearance, so a resumed
 ingest gives every row the same ids as an uninterrupted one.
 """
 
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from ingest.database import transaction
 from ingest.normalise import Rows, fts_texts
+from laionlens.hashing import url_hashes
 from laionlens.schema import IMAGE_COLUMNS
 
 INSERT_FTS = "INSERT INTO images_fts (rowid, caption) VALUES (?, ?)"
@@ -66,6 +67,7 @@ def prepare(rows: Rows, first_row: int, domain_ids: DomainIds, file_id: int) -> 
     """Convert ``rows`` to one list per images column the file has, assigning domain ids."""
     domains, new_domains = domain_ids.assign(rows.domains)
     values = {name: array.to_pylist() for name, array in rows.columns.items()}
+    values["url_hash"] = url_hashes(values["url"])
     values["domain_id"] = domains.to_pylist()
     values["source_id"] = [file_id] * rows.count
     values["source_row"] = rows.source_rows.to_pylist()
@@ -78,7 +80,7 @@ def prepare(rows: Rows, first_row: int, domain_ids: DomainIds, file_id: int) -> 
 def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -> None:
     """Insert ``batch`` and record that the file's rows up to its end are in."""
     with transaction(conn):
-        first_id = (conn.execute("SELECT max(id) FROM images").fetchone()[0] or 0) + 1
+        first_id = next_image_id(conn)
         if batch.written:
             conn.executemany(INSERT_DOMAIN, batch.new_domains)
             ids = range(first_id, first_id + batch.written)
@@ -91,6 +93,18 @@ def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -
             "CASE WHEN ? THEN datetime('now') END WHERE id = ?",
             (batch.first_row + batch.read, "done" if done else "started", done, file_id),
         )
+
+
+def next_image_id(conn: sqlite3.Connection) -> int:
+    """Return one more than the largest id ever given, removed rows included.
+
+    A removed id is never given to a new row, so its row page keeps answering 410
+    Gone and no stored reference to it starts pointing at another image.
+    """
+    return 1 + conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM images), 0), "
+        "coalesce((SELECT max(image_id) FROM removed_rows), 0))"
+    ).fetchone()[0]
 
 
 def register_file(conn: sqlite3.Connection, source) -> tuple[int, int, str]:

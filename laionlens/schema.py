@@ -7,13 +7,17 @@ contentless, removing a row from it needs the ``'delete'`` command with the same
 folded text that was indexed (see :func:`laionlens.text.fts_text`).
 """
 
+import logging
 import sqlite3
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("laionlens.schema")
+
+SCHEMA_VERSION = 2
 
 # Columns of ``images`` in insert order, after ``id``.
 IMAGE_COLUMNS = (
     "url",
+    "url_hash",
     "caption",
     "width",
     "height",
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS ingest_files (
 CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
+    -- laionlens.hashing.url_hash(url): look rows up by URL with url_hash = ? AND url = ?
+    url_hash INTEGER,
     caption TEXT,
     width INTEGER,
     height INTEGER,
@@ -88,6 +94,13 @@ CREATE TABLE IF NOT EXISTS removals (
     reason TEXT NOT NULL,
     removed_at TEXT NOT NULL
 );
+-- LAION hash values listed for removal, so an ingest skips those rows even when they
+-- were not in the database yet at removal time.
+CREATE TABLE IF NOT EXISTS removed_hashes (
+    hash INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL,
+    removed_at TEXT NOT NULL
+);
 -- Ids of removed rows, so their row pages can answer 410 Gone instead of 404.
 CREATE TABLE IF NOT EXISTS removed_rows (
     image_id INTEGER PRIMARY KEY,
@@ -103,7 +116,7 @@ CREATE TABLE IF NOT EXISTS lens_state (
 
 # Secondary indexes are created after a bulk load, never during it.
 INDEXES_SQL = """
-CREATE INDEX IF NOT EXISTS images_url ON images(url);
+CREATE INDEX IF NOT EXISTS images_url_hash ON images(url_hash);
 CREATE INDEX IF NOT EXISTS images_hash ON images(hash);
 CREATE INDEX IF NOT EXISTS images_domain_id ON images(domain_id);
 -- The domain facet of the whole images table reads the largest domains from this.
@@ -118,3 +131,28 @@ def create_tables(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO lens_state(key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+
+
+def upgrade(conn: sqlite3.Connection) -> bool:
+    """Bring a database built by schema version 1 to the current one; True if it did.
+
+    Version 1 had no ``images.url_hash`` and indexed the full URL text. The column is
+    added and filled in one transaction and the old index is dropped, which rewrites
+    every row (minutes at 12 million rows), so it runs only from the commands that
+    write: ingest, remove and check.
+    """
+    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('images')")}
+    if not columns or "url_hash" in columns:
+        return False
+    from laionlens.hashing import url_hash
+
+    log.warning("upgrading the database to schema version %d: adding images.url_hash", SCHEMA_VERSION)
+    conn.create_function("url_hash", 1, url_hash, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ALTER TABLE images ADD COLUMN url_hash INTEGER")
+    conn.execute("UPDATE images SET url_hash = url_hash(url)")
+    conn.execute("DROP INDEX IF EXISTS images_url")
+    conn.execute("CREATE INDEX IF NOT EXISTS images_url_hash ON images(url_hash)")
+    conn.execute("INSERT OR REPLACE INTO lens_state(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("COMMIT")
+    return True

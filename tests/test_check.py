@@ -147,7 +147,7 @@ def test_check_fix_recomputes_domain_counts(tmp_path):
 def test_check_reports_damaged_file(tmp_path):
     db_path = build_database(tmp_path)
     conn = sqlite3.connect(db_path)
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images_url'").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images_url_hash'").fetchone()[0]
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     with open(db_path, "r+b") as handle:
