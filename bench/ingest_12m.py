@@ -45,6 +45,10 @@ def database_facts(db: Path) -> dict:
         "fts documents": conn.execute("SELECT count(*) FROM images_fts_docsize").fetchone()[0],
         "domains": conn.execute("SELECT count(*) FROM domains").fetchone()[0],
     }
+    facts["largest parts (GB)"] = {
+        name: round(size / 1e9, 2) for name, size in conn.execute(
+            "SELECT name, sum(pgsize) AS size FROM dbstat GROUP BY name ORDER BY size DESC LIMIT 6")
+    }
     conn.close()
     return facts
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from ingest.embed_store import EmbedError, claim_model, put_vectors
+from laionlens.hashing import url_hashes
 
 log = logging.getLogger("laionlens.embed")
 
@@ -63,11 +64,13 @@ def join_part(conn, parquet: Path) -> tuple[np.ndarray, np.ndarray]:
     table = pq.read_table(parquet, columns=[pick_column(names, URL_COLUMNS, parquet),
                                             pick_column(names, CAPTION_COLUMNS, parquet)])
     urls, captions = (column.to_pylist() for column in table.columns)
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS precomputed(rownum INTEGER, url TEXT, caption TEXT)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS precomputed(rownum INTEGER, url TEXT, url_hash INTEGER, caption TEXT)")
     conn.execute("DELETE FROM precomputed")
-    conn.executemany("INSERT INTO precomputed VALUES (?, ?, ?)", zip(range(len(urls)), urls, captions))
+    conn.executemany("INSERT INTO precomputed VALUES (?, ?, ?, ?)",
+                     zip(range(len(urls)), urls, url_hashes(urls), captions))
     pairs = conn.execute(
-        "SELECT p.rownum, i.id FROM precomputed p JOIN images i ON i.url = p.url AND i.caption IS p.caption"
+        "SELECT p.rownum, i.id FROM precomputed p JOIN images i ON i.url_hash = p.url_hash AND i.url = p.url "
+        "AND i.caption IS p.caption"
     ).fetchall()
     return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
 

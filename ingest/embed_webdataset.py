@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from ingest.embed_encode import ImageBatcher, embedded_ids
+from laionlens.hashing import url_hash
 
 log = logging.getLogger("laionlens.embed")
 
@@ -64,7 +65,8 @@ def embed_webdataset(conn, encoder, tars, *, batch_size: int = 32, progress: boo
             log.info("reading webdataset %s", tar_path)
             for key, parts in samples(tar_path):
                 url = sample_url(parts)
-                ids = [row[0] for row in conn.execute("SELECT id FROM images WHERE url = ?", (url,))] if url else []
+                ids = [row[0] for row in conn.execute("SELECT id FROM images WHERE url_hash = ? AND url = ?",
+                                                      (url_hash(url), url))] if url else []
                 image = sample_image(parts)
                 if not ids:
                     counts["unmatched"] += 1

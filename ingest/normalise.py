@@ -23,7 +23,7 @@ SKIP_REMOVED = "removed"
 
 
 class Removed(NamedTuple):
-    """What earlier removals listed: SHA-256 hex of URLs, and LAION ``hash`` values."""
+    """The entries of earlier removals: SHA-256 hex of URLs, and LAION ``hash`` values."""
 
     url_sha256s: set[str]
     hashes: pa.Array

@@ -98,7 +98,7 @@ def write(conn: sqlite3.Connection, batch: Prepared, file_id: int, done: bool) -
 def next_image_id(conn: sqlite3.Connection) -> int:
     """Return one more than the largest id ever given, removed rows included.
 
-    A removed id is never given to a new row, so its row page keeps answering 410
+    A removed id is never given to a new row, so its row page keeps returning 410
     Gone and no stored reference to it starts pointing at another image.
     """
     return 1 + conn.execute(

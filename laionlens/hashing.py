@@ -15,7 +15,7 @@ def url_sha256(url: str) -> str:
 def url_hash(url: str) -> int:
     """Return the first 8 bytes of the BLAKE2b digest of ``url`` as a signed 64-bit integer.
 
-    ``images.url_hash`` holds this value, and rows are looked up by URL through its
+    ``images.url_hash`` contains this value, and rows are looked up by URL through its
     index with ``url_hash = ? AND url = ?``. An index of the full URL text was a
     quarter of the database at 12 million rows; this one is about a seventh of that.
     """

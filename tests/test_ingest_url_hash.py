@@ -36,13 +36,13 @@ def test_url_hash_differs_between_urls():
     assert len(set(url_hashes(URLS))) == len(URLS)
 
 
-def test_ingest_url_hash_stores_the_hash_of_each_url(tmp_path):
+def test_ingest_stores_url_hash(tmp_path):
     db_path = build_database(tmp_path)
     rows = query(db_path, "SELECT url, url_hash FROM images")
     assert rows and all(stored == url_hash(url) for url, stored in rows)
 
 
-def test_ingest_url_hash_indexes_the_hash_not_the_url(tmp_path):
+def test_ingest_indexes_url_hash_not_url(tmp_path):
     db_path = build_database(tmp_path)
     indexes = {row[0] for row in query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     plan = query(db_path, "EXPLAIN QUERY PLAN SELECT id FROM images WHERE url_hash = ? AND url = ?", (1, "x"))
@@ -51,7 +51,7 @@ def test_ingest_url_hash_indexes_the_hash_not_the_url(tmp_path):
     assert "USING INDEX images_url_hash" in " ".join(row[-1] for row in plan)
 
 
-def test_ingest_url_hash_counts_duplicate_urls(tmp_path):
+def test_ingest_counts_duplicate_urls_by_hash(tmp_path):
     db_path = tmp_path / "lens.db"
     rows = [*ROWS, ROWS[0], ROWS[0], ROWS[1]]
     report = ingest_paths([write_shard(tmp_path / "dups.parquet", rows)], db_path)
@@ -70,7 +70,7 @@ def make_version_1(db_path):
 
 
 @pytest.mark.parametrize("command", ["ingest", "remove"])
-def test_upgrade_fills_url_hash_of_a_version_1_database(tmp_path, command):
+def test_upgrade_fills_url_hash(tmp_path, command):
     db_path = build_database(tmp_path, ROWS[:4])
     make_version_1(db_path)
     if command == "ingest":
@@ -81,7 +81,8 @@ def test_upgrade_fills_url_hash_of_a_version_1_database(tmp_path, command):
     rows = query(db_path, "SELECT url, url_hash FROM images")
     indexes = {row[0] for row in query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert all(stored == url_hash(url) for url, stored in rows)
-    assert {"images_url_hash"} <= indexes and "images_url" not in indexes
+    assert "images_url_hash" in indexes
+    assert "images_url" not in indexes
     assert query(db_path, "SELECT value FROM lens_state WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
