@@ -23,6 +23,12 @@ def ds(corpus_db, lens_datasette):
     return lens_datasette(corpus_db)
 
 
+def column_values(data: dict, column: str) -> list:
+    """Return one column of a default-shape table JSON response."""
+    index = data["columns"].index(column)
+    return [row[index] for row in data["rows"]]
+
+
 def search(ds, text, **params):
     """Return the response and the captions of every row matching ``text``."""
     response = get(ds, "/lens/images.json", _search=text, _shape="array", _size="max", **params)
@@ -174,11 +180,11 @@ def test_search_json_shapes_size_and_next_pages(ds):
     first = get(ds, "/lens/images.json", _search="photo", _size="10").json()
     assert len(first["rows"]) == 10
     assert first["next_url"]
-    captions = [row[2] for row in first["rows"]]
+    captions = column_values(first, "caption")
     next_url = first["next_url"]
     while next_url:
         page = get(ds, next_url.replace("http://localhost", "")).json()
-        captions += [row[2] for row in page["rows"]]
+        captions += column_values(page, "caption")
         next_url = page["next_url"]
     assert sorted(captions) == sorted(FILLER)
     objects = get(ds, "/lens/images.json", _search="photo", _shape="objects", _size="3").json()
@@ -229,7 +235,7 @@ def test_search_pages_reach_every_match_past_prefix(corpus_db, lens_datasette, p
     assert ("order by rowid limit" in first["query"]["sql"]) is prefix
     captions, page = [], first
     while True:
-        captions += [row[2] for row in page["rows"]]
+        captions += column_values(page, "caption")
         if not page["next_url"]:
             break
         page = get(ds, page["next_url"].replace("http://localhost", "")).json()
