@@ -67,17 +67,28 @@ def keep_mask(urls: pa.Array, hashes: pa.Array | None, removed: Removed) -> tupl
     missing = len(urls) - pc.sum(has_url).as_py() if len(urls) else 0
     if missing:
         skipped[SKIP_NO_URL] = missing
-    is_removed = pa.array([False] * len(urls), pa.bool_())
-    if removed.url_sha256s:
-        hits = [url is not None and url_sha256(url) in removed.url_sha256s for url in urls.to_pylist()]
-        is_removed = pa.array(hits, pa.bool_())
-    if hashes is not None and len(removed.hashes):
-        is_removed = pc.or_(is_removed, pc.is_in(hashes, value_set=removed.hashes))
+    is_removed = removed_mask(urls, hashes, removed)
+    if is_removed is None:
+        return has_url, skipped
     is_removed = pc.and_(has_url, is_removed)
     removed_count = pc.sum(is_removed).as_py()
     if removed_count:
         skipped[SKIP_REMOVED] = removed_count
     return pc.and_not(has_url, is_removed), skipped
+
+
+def removed_mask(urls: pa.Array, hashes: pa.Array | None, removed: Removed) -> pa.Array | None:
+    """Return which rows an earlier removal listed, or None when no removal applies."""
+    masks = []
+    if removed.url_sha256s:
+        masks.append(pa.array([url is not None and url_sha256(url) in removed.url_sha256s
+                               for url in urls.to_pylist()], pa.bool_()))
+    if hashes is not None and len(removed.hashes):
+        # A row without a hash is null in is_in's result, and filter() would drop it.
+        masks.append(pc.fill_null(pc.is_in(hashes, value_set=removed.hashes), False))
+    if not masks:
+        return None
+    return masks[0] if len(masks) == 1 else pc.or_(*masks)
 
 
 def convert(array: pa.Array, kind: str) -> pa.Array:

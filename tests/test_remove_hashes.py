@@ -62,3 +62,13 @@ def test_ingest_never_reuses_removed_ids(tmp_path):
     new_ids = [row[0] for row in query(db_path, "SELECT id FROM images WHERE source_id = 2 ORDER BY id")]
     assert new_ids == list(range(last_id + 1, last_id + 1 + len(NEW_ROWS)))
     assert query(db_path, "SELECT image_id FROM removed_rows") == [(last_id,)]
+
+
+def test_remove_hashes_keep_rows_without_hash(tmp_path):
+    db_path = tmp_path / "lens.db"
+    ingest_paths([write_shard(tmp_path / "old.parquet", OLD_ROWS)], db_path)
+    remove_by_hashes(db_path, write_lines(tmp_path / "hashes.txt", [NEW_ROWS[0][2]]), "takedown")
+    no_hash = [(url, caption, None) for url, caption, _ in NEW_ROWS]
+    report = ingest_paths([write_shard(tmp_path / "new.parquet", no_hash)], db_path)
+    assert report.rows_written == len(NEW_ROWS)
+    assert report.skipped == {}
