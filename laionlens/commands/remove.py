@@ -29,7 +29,9 @@ log = logging.getLogger("laionlens.remove")
 def remove(db_path, urls_file, hashes_file, keep_shards, reason, index_path, images_dir, dry_run):
     """Remove rows from the images table, the full-text index, the domain counts and
     every table keyed by image id, in one transaction, and record them so that a
-    later ingest skips them. Row pages of removed rows return 410 Gone.
+    later ingest skips them. Row pages of removed rows return 410 Gone. Listed URLs
+    and hashes are recorded even when no row has them yet, so an ingest of a later
+    shard skips those rows too.
 
     Give exactly one of --urls, --hashes or --keep-only.
 
