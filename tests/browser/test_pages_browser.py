@@ -143,8 +143,9 @@ def test_row_page_links_to_similar_images(page, lens_server):
     page.goto(f"{lens_server}/lens/images/1")
     link = page.get_by_role("link", name=re.compile("similar", re.IGNORECASE))
     if link.count() == 0:
-        pytest.skip("The row page has no 'similar images' link: plugins/similar.py does not "
-                    "add one in this build (the grid's own similar view is tested above)")
+        pytest.skip("The row page has no 'similar images' link yet: neither "
+                    "plugins/templates/row.html nor plugins/similar.py adds one (the grid's "
+                    "?similar= view is tested above)")
     with page.expect_navigation() as navigation:
         link.first.click()
     assert navigation.value.status == 200
