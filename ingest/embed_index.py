@@ -24,7 +24,8 @@ def training_sample(conn, dim: int, size: int) -> np.ndarray:
     return np.frombuffer(b"".join(r[0] for r in rows), dtype="<f2").reshape(len(rows), dim).astype(np.float32)
 
 
-def build_from_database(db_path, out_path, memory_budget_mb: float, exact_max: int) -> VectorIndex:
+def build_from_database(db_path, out_path, memory_budget_mb: float, exact_max: int,
+                        nprobe: int | None = None) -> VectorIndex:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -34,6 +35,8 @@ def build_from_database(db_path, out_path, memory_budget_mb: float, exact_max: i
         count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
         dim = int(model["dim"])
         plan = plan_index(count, dim, memory_budget_mb, exact_max)
+        if nprobe and plan.kind == "ivfpq":
+            plan.nprobe = min(nprobe, plan.nlist)
         meta = {key: model.get(key) for key in ("model_name", "pretrained", "checkpoint",
                                                 "checkpoint_sha256", "preprocess_id")}
         builder = IndexBuilder(out_path, dim, count, meta, plan)

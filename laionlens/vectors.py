@@ -34,6 +34,9 @@ EXACT_MAX = 250_000
 DEFAULT_MEMORY_BUDGET_MB = 1536
 # Exact re-ranking looks at this many approximate candidates at least.
 RERANK_CANDIDATES = 128
+# Fewer vectors than this cannot train PQ codebooks (256 centroids each) and
+# coarse lists, so they always get an exact index.
+MIN_TRAIN = 10_000
 # When the probed lists of a compressed index hold fewer than k vectors, indexes up
 # to this size answer from every stored vector; larger ones return what they found.
 EXACT_FALLBACK_MAX = 1_000_000
@@ -116,7 +119,7 @@ def plan_index(count: int, dim: int, memory_budget_mb: float | None = None,
     """Choose exact search for small collections, else the largest PQ code that fits."""
     budget = (memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB) * 1024 * 1024
     flat = IndexPlan("flat")
-    if count <= exact_max and flat.estimated_bytes(count, dim) <= budget:
+    if count < MIN_TRAIN or (count <= exact_max and flat.estimated_bytes(count, dim) <= budget):
         return flat
     # About sqrt(count)/2 lists: few enough that k-means on 32 vectors per list
     # trains in minutes on two cores, many enough that 16 probed lists stay small.

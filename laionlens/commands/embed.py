@@ -86,6 +86,7 @@ def embed(db_path, images, webdataset, download, precomputed, no_progress, **opt
     A rerun only embeds rows that have no vector yet; every failure is recorded
     per row in the embedding_status table with its reason.
 
+    \b
     Example: laionlens embed --db laion.db --images ./images --clip-checkpoint vit-b-32.pt
     """
     from ingest.embed_store import EmbedError, open_store, status_counts

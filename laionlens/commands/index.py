@@ -13,20 +13,24 @@ from laionlens.commands.options import db_option
               help="Memory the loaded index may use, in MB; decides exact versus compressed.")
 @click.option("--exact-max", default=250_000, show_default=True, type=click.IntRange(0),
               help="Largest number of vectors searched exactly (flat index).")
-def index(db_path, out_path, memory_budget, exact_max):
+@click.option("--nprobe", type=click.IntRange(1),
+              help="Lists searched per query by a compressed index [default: 16]; more is slower "
+                   "and finds more of the true neighbours.")
+def index(db_path, out_path, memory_budget, exact_max, nprobe):
     """Build a vector index of every stored embedding, keyed by row id.
 
     The index is written to a temporary file and renamed into place, so a server
     never sees half an index. The sidecar records the model, which the server
     checks against its configuration at start.
 
+    \b
     Example: laionlens index --db laion.db --out laion.faiss --memory-budget 1536
     """
     from ingest.embed_index import IndexSourceError, build_from_database
     from laionlens.vectors import VectorIndexError
 
     try:
-        built = build_from_database(db_path, out_path, memory_budget, exact_max)
+        built = build_from_database(db_path, out_path, memory_budget, exact_max, nprobe)
     except (IndexSourceError, VectorIndexError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"wrote {out_path}: {built.count} vectors of dimension {built.dim} "
