@@ -16,7 +16,7 @@ log = logging.getLogger("laionlens.embed")
 
 
 def encoder_model(encoder) -> dict:
-    """The ``embedding_model`` record of an encoder."""
+    """Return the ``embedding_model`` record of an encoder."""
     meta = model_metadata(encoder.model_name, encoder.pretrained, encoder.checkpoint, encoder.preprocess_id)
     return dict(meta, dim=encoder.dim)
 

@@ -38,7 +38,12 @@ def match_files(conn, files: list[Path]) -> tuple[list[tuple[list[int], Path]], 
     pairs, unmatched = [], 0
     for path in files:
         stem = path.stem.lower()
-        ids = by_hash.get(stem, []) if stem in hashed else ([int(stem)] if stem.isdigit() and int(stem) in known else [])
+        if stem in hashed:
+            ids = by_hash.get(stem, [])
+        elif stem.isdigit() and int(stem) in known:
+            ids = [int(stem)]
+        else:
+            ids = []
         if ids:
             pairs.append((ids, path))
         else:

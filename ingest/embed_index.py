@@ -19,7 +19,7 @@ class IndexSourceError(EmbedError):
 
 
 def training_sample(conn, dim: int, size: int) -> np.ndarray:
-    """A random sample of stored vectors to train a compressed index on."""
+    """Return a random sample of stored vectors to train a compressed index on."""
     rows = conn.execute("SELECT vector FROM embeddings ORDER BY random() LIMIT ?", (size,)).fetchall()
     return np.frombuffer(b"".join(r[0] for r in rows), dtype="<f2").reshape(len(rows), dim).astype(np.float32)
 

@@ -1,4 +1,4 @@
-"""Where image embeddings are kept between ``laionlens embed`` and ``laionlens index``.
+"""Storage of image embeddings between ``laionlens embed`` and ``laionlens index``.
 
 Two tables in the LAION Lens database, both keyed by ``images.id`` so that
 ``laionlens remove`` deletes a removed row's vector and status with the row:
@@ -54,7 +54,7 @@ class EmbedError(Exception):
 
 
 class EmbeddingModelMismatch(EmbedError):
-    """The database already holds vectors from another model."""
+    """The database already contains vectors from another model."""
 
 
 class NotALensDatabase(EmbedError):
@@ -90,7 +90,7 @@ def claim_model(conn, model: dict, replace: bool = False) -> None:
         differing = [f for f in MODEL_FIELDS if current.get(f) != model.get(f)]
         if differing:
             raise EmbeddingModelMismatch(
-                f"The database holds vectors of {current.get('model_name')} "
+                f"The database contains vectors of {current.get('model_name')} "
                 f"({current.get('checkpoint') or current.get('pretrained')}), and this run uses "
                 f"{model.get('model_name')} ({model.get('checkpoint') or model.get('pretrained')}); "
                 f"they differ in {', '.join(differing)}. Use the same model, or pass --replace "
