@@ -37,7 +37,8 @@ def test_to_rgb_converts_every_mode_to_8_bit_rgb(mode, make):
     image = make()
     assert image.mode == mode
     converted = to_rgb(image)
-    assert converted.mode == "RGB" and converted.size == (4, 4)
+    assert converted.mode == "RGB"
+    assert converted.size == (4, 4)
 
 
 @pytest.mark.parametrize("make, expected", [
@@ -54,7 +55,8 @@ def test_encoder_outputs_normalised_float32(tiny_encoder):
     for vectors, count in ((tiny_encoder.encode_images(images, batch_size=2), 3),
                            (tiny_encoder.encode_texts(["a", "b"]), 2),
                            (tiny_encoder.encode_texts([]), 0)):
-        assert vectors.dtype == np.float32 and vectors.shape == (count, tiny_encoder.dim)
+        assert vectors.dtype == np.float32
+        assert vectors.shape == (count, tiny_encoder.dim)
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
@@ -68,8 +70,10 @@ def test_encoder_truncates_text_longer_than_context(tiny_encoder):
 
 def test_encoder_records_identity(tiny_encoder, tiny_clip):
     assert tiny_encoder.model_name == "LensTinyCLIP"
-    assert tiny_encoder.checkpoint == tiny_clip.checkpoint and tiny_encoder.pretrained is None
-    assert tiny_encoder.dim == 32 and tiny_encoder.preprocess_id.startswith("64x64px")
+    assert tiny_encoder.checkpoint == tiny_clip.checkpoint
+    assert tiny_encoder.pretrained is None
+    assert tiny_encoder.dim == 32
+    assert tiny_encoder.preprocess_id.startswith("64x64px")
 
 
 def test_load_encoder_unknown_model_lists_choices():

@@ -66,7 +66,8 @@ def test_embed_folder_stores_every_photo_and_rerun_adds_nothing(photo_corpus, ti
     shutil.copy(photo_corpus.db_path, db_copy)
     result = embed_cli(db_copy, tiny_clip, "--images", str(photo_corpus.images))
     assert result.exit_code == 0, result.output
-    assert "stored: 0" in result.output and f"already: {len(PHOTOS)}" in result.output
+    assert "stored: 0" in result.output
+    assert f"already: {len(PHOTOS)}" in result.output
 
 
 def test_embed_folder_records_undecodable_file_and_goes_on(fresh_db, tiny_clip, tmp_path):
@@ -78,7 +79,8 @@ def test_embed_folder_records_undecodable_file_and_goes_on(fresh_db, tiny_clip, 
     (folder / "999999.png").write_bytes(png_bytes("coins"))  # no such row
     result = embed_cli(fresh_db, tiny_clip, "--images", str(folder))
     assert result.exit_code == 0, result.output
-    assert "stored: 1" in result.output and "unmatched: 1" in result.output
+    assert "stored: 1" in result.output
+    assert "unmatched: 1" in result.output
     status, reason, attempts = statuses(fresh_db)[ids["moon"]]
     assert (status, attempts) == ("failed", 1)
     assert "undecodable" in reason
@@ -106,7 +108,8 @@ def test_embed_webdataset_matches_by_url_and_finds_folder_twins(fresh_db, photo_
     tar = write_webdataset(tmp_path / "00000.tar", names + ["rocket"])
     result = embed_cli(fresh_db, tiny_clip, "--webdataset", str(tar))
     assert result.exit_code == 0, result.output
-    assert f"stored: {len(names)}" in result.output and "unmatched: 1" in result.output
+    assert f"stored: {len(names)}" in result.output
+    assert "unmatched: 1" in result.output
     from_tar, from_folder = stored_vectors(fresh_db), stored_vectors(photo_corpus.db_path)
     ids = row_ids_by_name(fresh_db)
     folder_ids = np.array(sorted(from_folder))
@@ -130,16 +133,19 @@ def test_embed_download_skips_noai_records_failures_and_retries_only_missing(tmp
     assert result.exit_code == 0, result.output
     found = statuses(db_path)
     assert found[ids["coins"]][0] == found[ids["moon"]][0] == "skipped"
-    assert found[ids["page"]][0] == "failed" and "HTTP 500" in found[ids["page"]][1]
-    assert found[ids["text"]][0] == "failed" and "undecodable" in found[ids["text"]][1]
+    assert found[ids["page"]][0] == "failed"
+    assert "HTTP 500" in found[ids["page"]][1]
+    assert found[ids["text"]][0] == "failed"
+    assert "undecodable" in found[ids["text"]][1]
     assert found[ids["rocket"]][0] == "failed"
     ok = {i for i, (status, _, _) in found.items() if status == "ok"}
     assert ok == set(ids.values()) - {ids[n] for n in ("coins", "moon", "page", "text", "rocket")}
     image_server.add("/page.jpg", photo_jpeg("page"), {"Content-Type": "image/jpeg"})
     again = embed_cli(db_path, tiny_clip, "--download", "--allow-private-urls", "--retries", "0", "--timeout", "5")
-    assert "pending: 3" in again.output  # page, text and rocket; never the opted-out ones
+    assert "pending: 3" in again.output  # page, text and rocket, but not the opted-out ones
     after = statuses(db_path)
-    assert after[ids["page"]][0] == "ok" and after[ids["text"]][2] == 2
+    assert after[ids["page"]][0] == "ok"
+    assert after[ids["text"]][2] == 2
 
 
 def test_embed_download_refuses_private_addresses_without_flag(tmp_path, tiny_clip, image_server):
@@ -184,7 +190,8 @@ def test_embed_refuses_to_mix_models(photo_corpus, tmp_path):
     write_precomputed(tmp_path / "laion", [{"url": "u", "caption": "c"}], np.ones((1, 768)))
     result = CliRunner().invoke(cli, ["embed", "--db", str(db_copy), "--precomputed", str(tmp_path / "laion")])
     assert result.exit_code == 1
-    assert "LensTinyCLIP" in result.output and "--replace" in result.output
+    assert "LensTinyCLIP" in result.output
+    assert "--replace" in result.output
     from ingest.embed_precomputed import embed_precomputed
 
     conn = open_store(db_copy)
