@@ -76,6 +76,8 @@ def serve(db_path, host, port, metadata_path, vector_index, clip_checkpoint, cli
     """
     from datasette.cli import cli as datasette_cli
 
+    from laionlens.clip import ClipError
+    from laionlens.vectors import VectorIndexError
     from plugins import register_plugins
 
     check_database(db_path)
@@ -96,6 +98,11 @@ def serve(db_path, host, port, metadata_path, vector_index, clip_checkpoint, cli
         args += ["--setting", name, str(value)]
     try:
         datasette_cli.main(args=args, prog_name="laionlens serve", standalone_mode=False)
+    except (VectorIndexError, ClipError) as error:
+        # The startup hook rejected the vector index or the CLIP model; the message
+        # already names the mismatch and the fix, so a traceback adds nothing.
+        log.error("refused to serve %s: %s", db_path, error)
+        raise click.ClickException(str(error)) from error
     finally:
         Path(handle.name).unlink(missing_ok=True)
         log.info("stopped serving %s", db_path)
