@@ -42,14 +42,27 @@ def export_chunk(conn, query: str, after_id: int, size: int = CHUNK_ROWS):
     return [dict(zip(FIELDS, row)) for row in rows], ids[-1]
 
 
-# NOTE: captions are written unchanged, so a caption that starts with "=" may be read
-# as a formula by a spreadsheet program that opens the CSV file.
+# Spreadsheet programs run a cell that starts with one of these as a formula, and an
+# export is meant to be opened by whoever receives an opt-out request.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe.
+
+    The JSON export keeps every caption unchanged for programs that need the exact text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def csv_text(rows, header: bool) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
         writer.writerow(FIELDS)
-    writer.writerows([row[field] for field in FIELDS] for row in rows)
+    writer.writerows([spreadsheet_safe(row[field]) for field in FIELDS] for row in rows)
     return buffer.getvalue()
 
 

@@ -142,3 +142,18 @@ def test_name_report_hides_unsafe_examples_until_asked(lens_datasette, tmp_path)
     assert 'href="/-/name?name=Greg+Rutkowski&amp;_unsafe=1">Show them</a>' in html
     shown = get(lens_datasette, db_path, "/-/name?name=Greg+Rutkowski&_unsafe=1").text
     assert f'src="{rows[0]["url"]}"' in shown
+
+
+def test_name_export_csv_defuses_formula_captions(lens_datasette, tmp_path):
+    rows = [
+        {"url": "https://art.example/f.jpg", "caption": "=HYPERLINK(\"x\") by Greg Rutkowski",
+         "aesthetic": 5.0},
+        {"url": "https://art.example/g.jpg", "caption": "-dragon by Greg Rutkowski", "aesthetic": 5.0},
+    ]
+    path = build_db(tmp_path, rows)
+    csv_rows = list(csv.DictReader(io.StringIO(
+        get(lens_datasette, path, "/-/name/export.csv?name=Greg+Rutkowski").text)))
+    assert [row["caption"] for row in csv_rows] == ["'" + rows[0]["caption"], "'" + rows[1]["caption"]]
+    # The JSON export keeps the exact text.
+    json_rows = json.loads(get(lens_datasette, path, "/-/name/export.json?name=Greg+Rutkowski").text)
+    assert [row["caption"] for row in json_rows] == [rows[0]["caption"], rows[1]["caption"]]
