@@ -36,3 +36,8 @@ def lens_datasette():
         return Datasette([str(db_path)], metadata=metadata, settings=settings or None)
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last, after every test that drives its own event loop."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -151,7 +151,9 @@ def lens_server(lens_db, lens_index, tmp_path_factory) -> str:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync_playwright() is open it keeps an event loop
+# running in the main thread, and every later test that calls asyncio.run() fails.
+@pytest.fixture(scope="module")
 def browser(chromium_executable):
     from playwright.sync_api import sync_playwright
 
