@@ -29,6 +29,26 @@ _UNSPACED_CHARS = re.compile(
 )
 
 
+_GREEK_CHARS = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
+
+
+def fold_greek(text: str) -> str:
+    """Drop the accents of Greek letters and write a final sigma as a plain one.
+
+    ``remove_diacritics 2`` folds Latin and Cyrillic accents but keeps the Greek
+    tonos, so "Αρχείου", "αρχειου" and "ΑΡΧΕΙΟΥ" would be three different tokens.
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = []
+    after_greek = False
+    for char in decomposed:
+        if after_greek and unicodedata.category(char) == "Mn":
+            continue
+        kept.append(char)
+        after_greek = bool(_GREEK_CHARS.match(char))
+    return unicodedata.normalize("NFC", "".join(kept)).replace("ς", "σ")
+
+
 def fts_text(text: str | None) -> str | None:
     """Return ``text`` in the form that is written to and looked up in ``images_fts``.
 
@@ -37,10 +57,15 @@ def fts_text(text: str | None) -> str | None:
     """
     if text is None:
         return None
+    # FTS5 reads text as a C string, so whatever follows a NUL byte would vanish
+    # (and a query would end inside its own quotes).
+    text = text.replace("\x00", " ")
     if text.isascii():
         return text
     # NFKC maps full-width Latin letters and digits to ASCII and composes accents.
     text = unicodedata.normalize("NFKC", text)
+    if _GREEK_CHARS.search(text):
+        text = fold_greek(text)
     return _UNSPACED_CHARS.sub(r" \g<0> ", text)
 
 

@@ -14,6 +14,7 @@ PLUGIN_MODULES = (
     "plugins.search",
     "plugins.table_metadata",
     "plugins.counts",
+    "plugins.arguments",
     "plugins.render",
     "plugins.facets",
     "plugins.removed",

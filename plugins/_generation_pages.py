@@ -74,7 +74,7 @@ def content_type(request) -> str:
 async def read_body(request, limit: int) -> bytes:
     """Read the request body, raising BadRequest (400) as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
     body = bytearray()
     more = True

@@ -100,7 +100,7 @@ class DomainFacet(Facet):
 
     def size(self) -> int:
         requested = self.request.args.get("_facet_size")
-        if requested and requested.isdigit():
+        if requested and requested.isascii() and requested.isdigit():
             return min(int(requested), self.ds.setting("max_returned_rows"))
         return int(lens_config(self.ds)["facet_size"])
 

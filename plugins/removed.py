@@ -56,7 +56,11 @@ def row_request(datasette, scope) -> tuple[str, int, bool] | None:
         return None
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     wants_json = bool(match["json"]) or query.get("_format") == "json"
-    return database, int(match["id"]), wants_json
+    image_id = int(match["id"])
+    if not -(2**63) <= image_id < 2**63:
+        # No SQLite rowid is this large, so Datasette answers 404 for it.
+        return None
+    return database, image_id, wants_json
 
 
 async def removed_row(datasette, database: str, image_id: int) -> dict | None:

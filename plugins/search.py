@@ -62,7 +62,7 @@ def search_filters(request, database, table, datasette):
 async def check_table_args(request, db, table: str) -> None:
     """Raise BadRequest for the arguments Datasette 0.65 would reject with a 500."""
     limit = request.args.get("_timelimit")
-    if limit is not None and not limit.isdigit():
+    if limit is not None and not (limit.isascii() and limit.isdigit()):
         raise BadRequest(f"Invalid _timelimit {limit!r}: give a whole number of milliseconds")
     sort, sort_desc = request.args.get("_sort"), request.args.get("_sort_desc")
     if sort and sort_desc:
@@ -71,6 +71,32 @@ async def check_table_args(request, db, table: str) -> None:
     for name, value in (("_sort", sort), ("_sort_desc", sort_desc)):
         if value and value not in columns:
             raise BadRequest(f"Cannot sort by {value!r}: {name} takes one of {', '.join(columns)}")
+    check_argument_values(request)
+    cursor = request.args.get("_next")
+    if cursor is not None and not (sort or sort_desc) and not is_integer_text(cursor):
+        raise BadRequest(f"Invalid _next {cursor!r}: use the next_url of the previous page")
+
+
+def is_integer_text(value: str) -> bool:
+    """Return whether ``value`` is a whole number that fits an SQLite INTEGER."""
+    digits = value[1:] if value.startswith("-") else value
+    return digits.isascii() and digits.isdigit() and -(2**63) <= int(value) < 2**63
+
+
+def check_argument_values(request) -> None:
+    """Raise BadRequest for argument values that Datasette's own filters turn into a 500."""
+    pairs = [(key, value) for key in request.args.keys() for value in request.args.getlist(key)]
+    for key, value in pairs:
+        # Search text may hold a NUL, because fts_text() turns it into a space.
+        if "\x00" in key or ("\x00" in value and not key.startswith("_search")):
+            raise BadRequest(f"Invalid argument {key!r}: it contains a NUL byte")
+        # Datasette converts a value that str.isdigit() accepts with int(), which
+        # fails on digits such as "²" and on numbers beyond 64 bits.
+        if not key.startswith("_") and value.isdigit() and not is_integer_text(value):
+            raise BadRequest(f"Invalid number {value!r} for {key!r}: use ASCII digits within 64 bits")
+    size = request.args.get("_facet_size")
+    if size is not None and size != "max" and not is_integer_text(size):
+        raise BadRequest(f"Invalid _facet_size {size!r}: give a whole number or 'max'")
 
 
 def search_arguments(request) -> list[tuple[str | None, str]]:
@@ -162,7 +188,7 @@ def prefix_start(request, metadata: dict) -> int | None:
         return None
     cursor = request.args.get("_next") or "0"
     # Anything but a 64-bit row id is left to Datasette's own handling of _next.
-    if not cursor.isdigit() or int(cursor) >= 2**63:
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) >= 2**63:
         return None
     return int(cursor)
 
@@ -171,7 +197,8 @@ async def match_target(db, column: str | None) -> str:
     """Return the left side of MATCH: the FTS table, or one of its columns."""
     if column is None:
         return escape_sqlite(FTS_TABLE)
-    columns = await db.table_columns(FTS_TABLE)
+    # table_columns() also lists FTS5's hidden columns, named after the table and "rank".
+    columns = [name for name in await db.table_columns(FTS_TABLE) if name not in (FTS_TABLE, "rank")]
     if column not in columns:
         raise BadRequest(
             f"Cannot search column {column!r}: searchable columns are {', '.join(columns)} "

@@ -91,7 +91,7 @@ def read_k(request, config: dict) -> int:
     raw = (request.args.get("k") or request.args.get("_size") or "").strip()
     if not raw:
         return config["k_default"]
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise BadRequest(f"k={raw!r} is not a positive whole number; give one from 1 to {config['k_max']}")
     return min(int(raw), config["k_max"])
 
@@ -117,7 +117,7 @@ async def read_upload(request, max_bytes: int) -> bytes:
         raise BadRequest("Upload the image as multipart/form-data with the field name 'image'")
     limit = max_bytes + MULTIPART_OVERHEAD
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"The upload is {int(declared):,} bytes; images may be at most {max_bytes:,} bytes")
     body, more = b"", True
     while more:
@@ -182,7 +182,7 @@ async def query_vector(datasette, request, config: dict):
 
 
 async def row_vector(datasette, raw: str):
-    if not raw.lstrip("-").isdigit():
+    if not (raw.lstrip("-").isascii() and raw.lstrip("-").isdigit()):
         raise BadRequest(f"row={raw!r} is not a row id; give the id of an images row, e.g. row=42")
     index = await asyncio.to_thread(index_from_datasette, datasette)
     vector = index.vector_of(int(raw))
