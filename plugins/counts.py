@@ -15,6 +15,7 @@ array/object ``_shape`` or the CSV format gets no count at all.
 
 import asyncio
 import json
+import sqlite3
 import logging
 from urllib.parse import parse_qsl, urlencode
 
@@ -125,6 +126,13 @@ async def capped_count(datasette, request, database: str) -> dict:
         )
     except QueryInterrupted:
         return dict(result, timed_out=True)
+    except sqlite3.OperationalError as error:
+        # The time limit's interrupt can land while SQLite opens the FTS5 table, and
+        # SQLite then reports "vtable constructor failed" instead of "interrupted".
+        if "vtable constructor failed" in str(error):
+            return dict(result, timed_out=True)
+        log.debug("no capped count for %s: %s", request.path, error)
+        return result
     except Exception as error:  # noqa: BLE001 - the page itself reports bad input
         log.debug("no capped count for %s: %s", request.path, error)
         return result
