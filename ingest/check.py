@@ -77,6 +77,7 @@ def checks(full: bool, sample: int, seed) -> list[tuple[str, Callable]]:
         ("domain counts", check_domain_counts),
         ("no removed rows present", check_removed_absent),
         ("ingest file progress", check_ingest_files),
+        ("schema version", check_schema_version),
         ("image ids of other tables", check_image_id_tables),
         ("stored results without removed rows", check_stored_rows),
     ]
@@ -179,12 +180,60 @@ def check_domain_counts(conn) -> list[str]:
         "ON c.domain_id = d.id WHERE d.image_count != coalesce(c.n, 0) ORDER BY d.domain"
     ).fetchall()
     problems = [f"domain {domain!r}: image_count is {stored:,} but images has {actual:,} rows"
-                for domain, stored, actual in rows]
+                for domain, stored, actual in rows[:SHOW]]
+    if len(rows) > SHOW:
+        problems.append(f"and {len(rows) - SHOW:,} more domains")
+    if rows:
+        problems.append(f"{len(rows):,} domains have a wrong image_count. {_domain_count_fix(conn)}")
     dangling = _ids(conn, "SELECT id FROM images WHERE domain_id IS NOT NULL "
                           "AND domain_id NOT IN (SELECT id FROM domains)")
     if dangling:
         problems.append(f"{len(dangling):,} images refer to a missing domains row: ids {_listing(dangling)}")
     return problems
+
+
+def _domain_count_fix(conn) -> str:
+    if _unfinished_files(conn) or _ingest_pending(conn):
+        return ("An ingest was interrupted before it recounted domains: rerun laionlens ingest "
+                "with the same source to finish it, or run laionlens check --fix.")
+    return "Recompute them with laionlens check --fix."
+
+
+def _unfinished_files(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT id, coalesce(path, name), rows_done, rows_total FROM ingest_files "
+        "WHERE status != 'done' OR rows_done < rows_total ORDER BY id"
+    ).fetchall()
+
+
+def _ingest_pending(conn) -> bool:
+    row = conn.execute("SELECT value FROM lens_state WHERE key = 'ingest_pending'").fetchone()
+    return row is not None and row[0] == "1"
+
+
+def check_ingest_finished(conn) -> list[str]:
+    """Report ingest files left unfinished and index steps left pending by an interrupted ingest."""
+    problems = [f"interrupted ingest of {path} at {done or 0:,} of {total or 0:,} rows: "
+                "rerun laionlens ingest with the same source to finish it"
+                for _, path, done, total in _unfinished_files(conn)]
+    if _ingest_pending(conn) and not problems:
+        problems.append("an ingest stopped before building indexes and domain counts "
+                        "(lens_state ingest_pending is 1): rerun laionlens ingest with the same "
+                        "source to finish it")
+    return problems
+
+
+def check_schema_version(conn) -> list[str]:
+    from laionlens.schema import SCHEMA_VERSION
+
+    row = conn.execute("SELECT value FROM lens_state WHERE key = 'schema_version'").fetchone()
+    columns = {column[1] for column in conn.execute("SELECT * FROM pragma_table_info('images')")}
+    # Version 1 had no url_hash column; a database that old may lack the state row too.
+    version = "1" if "url_hash" not in columns else (row[0] if row else str(SCHEMA_VERSION))
+    if version == str(SCHEMA_VERSION):
+        return []
+    return [f"the database is on schema version {version}, not {SCHEMA_VERSION}: rerun laionlens "
+            "ingest or laionlens remove on it, which upgrade it"]
 
 
 def _has_table(conn, name: str) -> bool:
@@ -227,7 +276,7 @@ def check_ingest_files(conn) -> list[str]:
             problems.append(f"{label}: status is done but rows_done {done:,} != rows_total {total:,}")
         if stored > done:
             problems.append(f"{label}: images holds {stored:,} rows from it but rows_done is {done:,}")
-    return problems
+    return problems + check_ingest_finished(conn)
 
 
 def check_image_id_tables(conn) -> list[str]:

@@ -116,7 +116,7 @@ def test_check_lists_first_ids_only(tmp_path):
 def test_check_passes_fresh_database(tmp_path):
     result = run_check(build_database(tmp_path), "--full")
     assert result.exit_code == 0, result.output
-    assert "all 9 checks passed" in result.output
+    assert "all 10 checks passed" in result.output
 
 
 def test_check_finds_removed_row_inserted_by_hand(tmp_path):
@@ -196,3 +196,61 @@ def test_check_finds_removed_row_in_stored_generation(tmp_path):
     output = run_check(db_path).output
     assert "FAIL  stored results without removed rows" in output
     assert "generations.result of 1 rows lists removed rows: rowids 41." in output
+
+
+def interrupt_ingest(db_path):
+    """Leave the database as a kill -9 after the first batches of a file leaves it."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE ingest_files SET status = 'started', rows_done = 4, finished_at = NULL")
+    conn.execute("INSERT OR REPLACE INTO lens_state(key, value) VALUES ('ingest_pending', '1')")
+    conn.execute("UPDATE domains SET image_count = 0")
+    conn.commit()
+    path = conn.execute("SELECT path FROM ingest_files").fetchone()[0]
+    conn.close()
+    return path
+
+
+def test_check_reports_interrupted_ingest(tmp_path):
+    db_path = build_database(tmp_path)
+    path = interrupt_ingest(db_path)
+    output = run_check(db_path).output
+    assert "FAIL  ingest file progress" in output
+    assert (f"interrupted ingest of {path} at 4 of {len(ROWS)} rows: rerun laionlens ingest "
+            "with the same source to finish it") in output
+    assert "rerun laionlens ingest with the same source to finish it, or run laionlens check --fix" in output
+
+
+def test_check_reports_pending_index_steps(tmp_path):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT OR REPLACE INTO lens_state(key, value) VALUES ('ingest_pending', '1')")
+    conn.commit()
+    conn.close()
+    result = run_check(db_path)
+    assert result.exit_code == 1
+    assert "ingest_pending is 1): rerun laionlens ingest" in result.output
+
+
+def test_check_lists_first_domains_only(tmp_path):
+    rows = [(f"https://host{i}.example.org/{i}.jpg", f"caption {i}", i) for i in range(14)]
+    db_path = build_database(tmp_path, rows)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE domains SET image_count = 7")
+    conn.commit()
+    conn.close()
+    output = run_check(db_path).output
+    assert output.count("image_count is 7 but images has 1 rows") == 10
+    assert "and 4 more domains" in output
+    assert "14 domains have a wrong image_count. Recompute them with laionlens check --fix." in output
+
+
+def test_check_reports_schema_version_1(tmp_path):
+    db_path = build_database(tmp_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE lens_state SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    result = run_check(db_path)
+    assert result.exit_code == 1
+    assert "FAIL  schema version" in result.output
+    assert "schema version 1, not 2: rerun laionlens ingest or laionlens remove" in result.output
