@@ -228,12 +228,15 @@ def check_schema_version(conn) -> list[str]:
 
     row = conn.execute("SELECT value FROM lens_state WHERE key = 'schema_version'").fetchone()
     columns = {column[1] for column in conn.execute("SELECT * FROM pragma_table_info('images')")}
-    # Version 1 had no url_hash column; a database that old may lack the state row too.
-    version = "1" if "url_hash" not in columns else (row[0] if row else str(SCHEMA_VERSION))
+    version = row[0] if row else str(SCHEMA_VERSION)
+    if "url_hash" not in columns:
+        # Version 1 had no url_hash column, and a database that old may lack the state row.
+        version = "1"
     if version == str(SCHEMA_VERSION):
         return []
-    return [f"the database is on schema version {version}, not {SCHEMA_VERSION}: rerun laionlens "
-            "ingest or laionlens remove on it, which upgrade it"]
+    message = (f"the database is on schema version {version}, not {SCHEMA_VERSION}: rerun laionlens "
+               "ingest or laionlens remove on it, which upgrade it")
+    return [message]
 
 
 def _has_table(conn, name: str) -> bool:
