@@ -18,7 +18,7 @@ endif
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  Variables: DATA=<parquet file|folder|http(s) URL>  DB=$(DB)  PORT=$(PORT)"
+	@echo "  Variables: DATA=<parquet file|folder|http(s) URL>  DB=$(DB)  PORT=$(PORT)  HOST=$(HOST)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ ingest: install ## Ingest DATA (parquet file, folder or URL) into DB
 	@mkdir -p $(dir $(DB))
 	$(BIN)/laionlens ingest $(DATA) --db $(DB)
 
-serve: install ## Serve DB on http://$(HOST):$(PORT)/
+serve: install ## Serve DB (default data/demo.db) on HOST:PORT
 	$(BIN)/laionlens serve --db $(DB) --host $(HOST) --port $(PORT)
 
 test: install-dev ## Run the test suite (set LAIONLENS_SAMPLE to include the real-sample tests)
@@ -55,5 +55,15 @@ test: install-dev ## Run the test suite (set LAIONLENS_SAMPLE to include the rea
 lint: install-dev ## Check the code with ruff
 	$(BIN)/ruff check laionlens ingest plugins tests bench
 
-bench: install-dev ## Run the benchmarks (long; see docs/benchmarks.md)
-	$(BIN)/python -m bench.run_all
+BENCH_DIR ?= bench/out
+
+bench: install-dev ## Run every benchmark (over an hour; needs LAIONLENS_SAMPLE)
+	@test -n "$(LAIONLENS_SAMPLE)" || { echo "Set LAIONLENS_SAMPLE to the 10,000-row LAION sample"; exit 2; }
+	@mkdir -p $(BENCH_DIR)
+	$(BIN)/python -m bench.ingest_speed --work $(BENCH_DIR)
+	$(BIN)/python -m bench.ingest_12m --parquet $(BENCH_DIR)/laion-12m.parquet --db $(BENCH_DIR)/laion-12m.db
+	$(BIN)/python -m bench.search_latency --db $(BENCH_DIR)/laion-12m.db
+	$(BIN)/python -m bench.pages_speed --db $(BENCH_DIR)/laion-12m.db
+	$(BIN)/python -m bench.remove_speed --db $(BENCH_DIR)/laion-12m.db --work $(BENCH_DIR)/remove
+	$(BIN)/python bench/vectors_recall.py --count 1000000 --work-dir $(BENCH_DIR)/vectors
+	$(BIN)/python -m bench.clip_text

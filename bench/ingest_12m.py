@@ -6,8 +6,8 @@ exists already. The ingest runs as ``nice laionlens ingest`` in a subprocess; it
 log lines give the time of each phase. The database is left in place for the search
 benchmarks.
 
-Example: python -m bench.ingest_12m --parquet /work/bench-data/laion-12m.parquet \\
-    --db /work/bench-data/laion-12m.db
+Example: python -m bench.ingest_12m --parquet bench/out/laion-12m.parquet \\
+    --db bench/out/laion-12m.db
 """
 
 import datetime
@@ -56,10 +56,10 @@ def database_facts(db: Path) -> dict:
 @click.command()
 @click.option("--rows", default=12_000_000, show_default=True, help="Rows to build if --parquet is missing.")
 @click.option("--parquet", type=click.Path(dir_okay=False, path_type=Path),
-              default="/work/bench-data/laion-12m.parquet", show_default=True,
+              default="bench/out/laion-12m.parquet", show_default=True,
               help="Parquet file to ingest (built first if it does not exist).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              default="/work/bench-data/laion-12m.db", show_default=True,
+              default="bench/out/laion-12m.db", show_default=True,
               help="Database to create (replaced if it exists).")
 def main(rows, parquet, db):
     """Time a fresh ingest of a large parquet file."""

@@ -7,7 +7,7 @@
 
 Each variant runs three times on a fresh database; the smallest CPU time counts.
 
-Example: python -m bench.ingest_fts_choices --parquet /work/bench-data/bench-200k.parquet
+Example: python -m bench.ingest_fts_choices --parquet bench/out/bench-200k.parquet
 """
 
 import sqlite3

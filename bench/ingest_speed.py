@@ -9,7 +9,7 @@
 The parquet file is built from the sample named by LAIONLENS_SAMPLE (see
 bench/ingest_data.py) unless --parquet names one.
 
-Example: python -m bench.ingest_speed --rows 200000 --work /work/bench-data
+Example: python -m bench.ingest_speed --rows 200000 --work bench/out
 """
 
 import subprocess

@@ -7,7 +7,7 @@ of every other URL of the database instead, and the shard is passed to
 ``laionlens remove --keep-only``. The source database is copied first and never
 opened for writing.
 
-Example: python -m bench.remove_speed --db /work/bench-data/laion-12m.db --work /tmp/remove-bench
+Example: python -m bench.remove_speed --db bench/out/laion-12m.db --work /tmp/remove-bench
 """
 
 import datetime

@@ -9,7 +9,7 @@ contentless caption index by itself, so its URLs name it with
 at a time, alternating between the servers, after one untimed warm-up round, so both
 read from the same warm page cache.
 
-Example: python -m bench.search_latency --db /work/bench-data/laion-12m.db --repeat 5
+Example: python -m bench.search_latency --db bench/out/laion-12m.db --repeat 5
 """
 
 import json
@@ -173,7 +173,7 @@ def row_count(db_path: Path) -> int:
 def main(db_path: Path, repeat: int, json_out: Path | None) -> None:
     """Time caption searches through the JSON API of LAION Lens and of plain Datasette.
 
-    Example: python -m bench.search_latency --db /work/bench-data/laion-12m.db --repeat 5
+    Example: python -m bench.search_latency --db bench/out/laion-12m.db --repeat 5
     """
     logs = db_path.parent
     lens = start([str(BIN / "laionlens"), "serve", "--db", str(db_path), "--port", str(LENS_PORT)],

@@ -14,6 +14,5 @@ def domain_of(url: str | None) -> str | None:
     if not host:
         return None
     host = host.rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     return host or None

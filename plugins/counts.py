@@ -15,8 +15,8 @@ array/object ``_shape`` or the CSV format gets no count at all.
 
 import asyncio
 import json
-import sqlite3
 import logging
+import sqlite3
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl

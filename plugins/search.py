@@ -79,13 +79,13 @@ async def check_table_args(request, db, table: str) -> None:
 
 def is_integer_text(value: str) -> bool:
     """Return whether ``value`` is a whole number that fits an SQLite INTEGER."""
-    digits = value[1:] if value.startswith("-") else value
+    digits = value.removeprefix("-")
     return digits.isascii() and digits.isdigit() and -(2**63) <= int(value) < 2**63
 
 
 def check_argument_values(request) -> None:
     """Raise BadRequest for argument values that Datasette's own filters turn into a 500."""
-    pairs = [(key, value) for key in request.args.keys() for value in request.args.getlist(key)]
+    pairs = [(key, value) for key in request.args for value in request.args.getlist(key)]
     for key, value in pairs:
         # Search text may hold a NUL, because fts_text() turns it into a space.
         if "\x00" in key or ("\x00" in value and not key.startswith("_search")):
