@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.remove import image_id_tables, quote_identifier, stored_row_lists, stored_rows_sql
-from laionlens.hashing import url_sha256
+from laionlens.hashing import normalized_url, url_sha256
 from laionlens.text import fts_text, literal_query
 
 log = logging.getLogger("laionlens.check")
@@ -89,6 +89,7 @@ def open_for_check(db_path: Path) -> sqlite3.Connection:
         raise CheckError(f"Database {str(db_path)!r} not found.")
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
     conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
+    conn.create_function("normalized_url", 1, normalized_url, deterministic=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as error:
@@ -252,7 +253,10 @@ def check_removed_absent(conn) -> list[str]:
     if conn.execute("SELECT count(*) FROM removals").fetchone()[0] == 0 and not _has_removed_hashes(conn):
         return []
     # Hashing every URL is the only way to compare with removals, which stores no URLs.
-    sql = "SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals)"
+    # Removals hash the normalised URL, and before schema version 3 the URL as listed.
+    sql = ("SELECT id FROM images WHERE url_sha256(url) IN (SELECT url_sha256 FROM removals) "
+           "OR (normalized_url(url) != url "
+           "AND url_sha256(normalized_url(url)) IN (SELECT url_sha256 FROM removals))")
     if _has_table(conn, "removed_hashes"):
         sql += " UNION SELECT id FROM images WHERE hash IN (SELECT hash FROM removed_hashes)"
     present = _ids(conn, sql)

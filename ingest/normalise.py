@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from ingest.columns import KINDS, ColumnPlan
 from ingest.domains import domains_of
-from laionlens.hashing import url_sha256
+from laionlens.hashing import normalized_url, url_sha256
 from laionlens.text import fts_text
 
 SKIP_NO_URL = "no URL"
@@ -77,11 +77,23 @@ def keep_mask(urls: pa.Array, hashes: pa.Array | None, removed: Removed) -> tupl
     return pc.and_not(has_url, is_removed), skipped
 
 
+def is_removed_url(url: str, url_sha256s: set[str]) -> bool:
+    """Tell whether a removal recorded ``url`` in any case of its scheme and host.
+
+    Removals record the hash of the normalised URL. Before schema version 3 they
+    recorded the hash of the URL as listed, so that hash is looked up too.
+    """
+    if url_sha256(url) in url_sha256s:
+        return True
+    normal = normalized_url(url)
+    return normal != url and url_sha256(normal) in url_sha256s
+
+
 def removed_mask(urls: pa.Array, hashes: pa.Array | None, removed: Removed) -> pa.Array | None:
     """Return which rows an earlier removal listed, or None when no removal applies."""
     masks = []
     if removed.url_sha256s:
-        masks.append(pa.array([url is not None and url_sha256(url) in removed.url_sha256s
+        masks.append(pa.array([url is not None and is_removed_url(url, removed.url_sha256s)
                                for url in urls.to_pylist()], pa.bool_()))
     if hashes is not None and len(removed.hashes):
         # A row without a hash is null in is_in's result, and filter() would drop it.

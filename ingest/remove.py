@@ -27,7 +27,7 @@ from ingest.removal_lists import (
     read_url_list,
     shard_files,
 )
-from laionlens.hashing import url_hash, url_sha256
+from laionlens.hashing import normalized_url, removal_sha256, url_hash, url_sha256
 from laionlens.progress import progress_bar
 from laionlens.schema import create_tables, upgrade
 from laionlens.text import fts_text
@@ -101,10 +101,12 @@ def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False)
         conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
         listed = _load(conn, read_url_list(urls_file), progress, "URLs")
         _require_entries(listed, urls_file)
-        # url_hash IN (...) lets SQLite use the url_hash index; url IN (...) makes it exact.
-        _collect(conn, "url_hash IN (SELECT url_hash(key) FROM temp.listed) AND url IN (SELECT key FROM temp.listed)")
+        # url_hash IN (...) lets SQLite use the url_hash index, and comparing the
+        # normalised URLs makes it exact while matching any case of scheme and host.
+        _collect(conn, "url_hash IN (SELECT url_hash(key) FROM temp.listed) "
+                       "AND normalized_url(url) IN (SELECT normalized_url(key) FROM temp.listed)")
         matched = conn.execute(
-            "SELECT count(DISTINCT i.url) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
+            "SELECT count(DISTINCT normalized_url(i.url)) FROM temp.doomed d CROSS JOIN images i ON i.id = d.id"
         ).fetchone()[0]
         recorded = _record_listed_urls(conn, reason)
         report = _apply(conn, "URL list", listed, listed - matched, reason, dry_run)
@@ -145,6 +147,8 @@ def keep_only(db_path, shards, reason, *, dry_run=False, progress=False) -> Remo
             raise KeepShardError(
                 "The Re-LAION shards contain no URLs; keeping only them would remove every row."
             )
+        # NOTE: keep-only compares exact URLs, so a kept URL stored with other scheme or
+        # host case is removed. Normalising here would hash every row in Python.
         _collect(conn, "url NOT IN (SELECT key FROM temp.listed)")
         report = _apply(conn, "keep-only", kept, None, reason, dry_run)
     return _finish(report)
@@ -190,6 +194,8 @@ def open_lens_database(db_path: Path) -> sqlite3.Connection:
     conn.create_function("fts_text", 1, fts_text, deterministic=True)
     conn.create_function("url_sha256", 1, url_sha256, deterministic=True)
     conn.create_function("url_hash", 1, url_hash, deterministic=True)
+    conn.create_function("normalized_url", 1, normalized_url, deterministic=True)
+    conn.create_function("removal_sha256", 1, removal_sha256, deterministic=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         conn.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
@@ -235,7 +241,7 @@ def _collect(conn, where: str) -> None:
         "CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY, url_sha256 TEXT NOT NULL, domain_id INTEGER)"
     )
     conn.execute(
-        f"INSERT INTO temp.doomed SELECT id, url_sha256(url), domain_id FROM images WHERE {where}"
+        f"INSERT INTO temp.doomed SELECT id, removal_sha256(url), domain_id FROM images WHERE {where}"
     )
 
 
@@ -244,7 +250,7 @@ def _record_listed_urls(conn, reason: str) -> int:
     before = conn.total_changes
     conn.execute(
         "INSERT OR IGNORE INTO removals(url_sha256, reason, removed_at) "
-        "SELECT url_sha256(key), ?, ? FROM temp.listed",
+        "SELECT removal_sha256(key), ?, ? FROM temp.listed",
         (reason, _now()),
     )
     return conn.total_changes - before

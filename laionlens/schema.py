@@ -12,7 +12,7 @@ import sqlite3
 
 log = logging.getLogger("laionlens.schema")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns of ``images`` in insert order, after ``id``.
 IMAGE_COLUMNS = (
@@ -134,7 +134,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
 
 
 def upgrade(conn: sqlite3.Connection) -> bool:
-    """Bring a database built by schema version 1 to the current one; True if it did.
+    """Bring a database built by schema version 1 or 2 to the current one; True if it did.
 
     Version 1 had no ``images.url_hash`` and indexed the full URL text. The column is
     added and filled in one transaction and the old index is dropped, which rewrites
@@ -142,8 +142,10 @@ def upgrade(conn: sqlite3.Connection) -> bool:
     write: ingest, remove and check.
     """
     columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('images')")}
-    if not columns or "url_hash" in columns:
+    if not columns:
         return False
+    if "url_hash" in columns:
+        return _rehash_urls(conn)
     from laionlens.hashing import url_hash
 
     log.warning("upgrading the database to schema version %d: adding images.url_hash", SCHEMA_VERSION)
@@ -153,6 +155,28 @@ def upgrade(conn: sqlite3.Connection) -> bool:
     conn.execute("UPDATE images SET url_hash = url_hash(url)")
     conn.execute("DROP INDEX IF EXISTS images_url")
     conn.execute("CREATE INDEX IF NOT EXISTS images_url_hash ON images(url_hash)")
+    conn.execute("INSERT OR REPLACE INTO lens_state(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("COMMIT")
+    return True
+
+
+def _rehash_urls(conn: sqlite3.Connection) -> bool:
+    """Recompute ``url_hash`` where version 2 hashed a URL whose scheme or host had capitals.
+
+    Version 3 hashes :func:`laionlens.hashing.normalized_url`, which changes only those
+    URLs and ones with a default port, so every other row keeps its value.
+    """
+    row = conn.execute("SELECT value FROM lens_state WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != "2":
+        return False
+    from laionlens.hashing import normalized_url, url_hash
+
+    log.warning("upgrading the database to schema version %d: rehashing URLs with capitals in the host",
+                SCHEMA_VERSION)
+    conn.create_function("url_hash", 1, url_hash, deterministic=True)
+    conn.create_function("normalized_url", 1, normalized_url, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE images SET url_hash = url_hash(url) WHERE normalized_url(url) != url")
     conn.execute("INSERT OR REPLACE INTO lens_state(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     conn.execute("COMMIT")
     return True

@@ -253,4 +253,4 @@ def test_check_reports_schema_version_1(tmp_path):
     result = run_check(db_path)
     assert result.exit_code == 1
     assert "FAIL  schema version" in result.output
-    assert "schema version 1, not 2: rerun laionlens ingest or laionlens remove" in result.output
+    assert "schema version 1, not 3: rerun laionlens ingest or laionlens remove" in result.output
