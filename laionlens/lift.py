@@ -17,7 +17,7 @@ counts are exact.
 import math
 import random
 
-from laionlens.caption_stats import caption_term_counts, doc_counts
+from laionlens.caption_stats import caption_term_counts, doc_counts, indexed_rows
 
 BACKGROUND_SIZE = 10_000
 # The background is read as runs of consecutive rows, which cost one b-tree seek each,
@@ -43,6 +43,18 @@ def run_starts(low: int, high: int, runs: int, seed: int = 0) -> list[int]:
     return sorted(random.Random(seed).sample(ids, min(runs, len(ids))))
 
 
+def background_key(conn) -> tuple:
+    """Return what changes when rows are ingested or removed, to tell a stale background.
+
+    The indexed row count changes with every ingest or removal. The largest id also
+    changes when as many rows are added as were removed.
+    """
+    high = conn.execute("SELECT max(id) FROM images").fetchone()[0]
+    removed = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'removed_rows'").fetchone()
+    last_removed = conn.execute("SELECT max(image_id) FROM removed_rows").fetchone()[0] if removed else None
+    return indexed_rows(conn), high, last_removed
+
+
 def background_counts(conn, size: int = BACKGROUND_SIZE, run: int = BACKGROUND_RUN) -> dict:
     """Count terms in about ``size`` captions read in runs of ``run`` rows spread over the ids.
 
@@ -54,7 +66,9 @@ def background_counts(conn, size: int = BACKGROUND_SIZE, run: int = BACKGROUND_R
     high = conn.execute("SELECT max(id) FROM images").fetchone()[0]
     if low is None:
         return {"size": 0, "counts": {}, "complete": True}
-    if high - low + 1 <= size:
+    # Removed rows leave gaps in the ids, so a span wider than size can still hold
+    # fewer rows than size, and runs over it would read some rows twice.
+    if high - low + 1 <= size or indexed_rows(conn) <= size:
         captions = [row[0] for row in conn.execute("SELECT caption FROM images")]
         return {"size": len(captions), "counts": caption_term_counts(captions), "complete": True}
     captions = []

@@ -76,14 +76,14 @@ def explore(conn, keyword: str, versus: str | None, count_cap: int, background: 
 
 async def background_for(datasette, database) -> dict:
     """Background term counts of ``database`` (see laionlens.lift), kept on the Datasette
-    instance and recomputed when the number of indexed rows changes."""
-    rows = await database.execute_fn(caption_stats.indexed_rows)
+    instance and recomputed when rows were ingested or removed since."""
+    key = await database.execute_fn(lift.background_key)
     cache = getattr(datasette, _BACKGROUND, None)
     if cache is None:
         cache = {}
         setattr(datasette, _BACKGROUND, cache)
-    if database.name not in cache or cache[database.name][0] != rows:
-        cache[database.name] = (rows, await database.execute_fn(lift.background_counts))
+    if database.name not in cache or cache[database.name][0] != key:
+        cache[database.name] = (key, await database.execute_fn(lift.background_counts))
     return cache[database.name][1]
 
 

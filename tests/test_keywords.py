@@ -113,3 +113,16 @@ def test_keywords_startup_survives_a_database_without_images(lens_datasette, tmp
     response = asyncio.run(lens_datasette(other).client.get("/-/keywords.json?q=cat"))
     assert response.status_code == 404
     assert "No attached database has an images table" in response.json()["error"]
+
+
+def test_keywords_background_follows_removals(lens_datasette, db_path, tmp_path):
+    datasette = lens_datasette(db_path)
+    before = asyncio.run(datasette.client.get("/-/keywords.json?q=castle")).json()
+    assert before["background_size"] == len(CAPTIONS)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(ROWS[0]["url"] + "\n" + ROWS[1]["url"] + "\n")
+    remove_by_urls(db_path, urls, "opt-out")
+    after = asyncio.run(datasette.client.get("/-/keywords.json?q=castle")).json()
+    assert after["dataset_rows"] == len(CAPTIONS) - 2
+    assert after["background_size"] == len(CAPTIONS) - 2
+    assert after["background_complete"]

@@ -115,3 +115,17 @@ def test_lift_drops_terms_under_one_percent(tmp_path, with_term, kept):
     background = lift.background_counts(conn)
     terms = lift.terms_by_lift(conn, sample, ["castle"], len(sample), background)
     assert ("rare" in [t["term"] for t in terms]) is kept
+
+
+def test_background_with_id_gaps_is_complete(tmp_path):
+    # Ids 1-30 with 10 removed: the span exceeds the size, the row count does not.
+    db_path = build_db(tmp_path, [{"url": f"https://x.example/{i}", "caption": f"word{i}"} for i in range(30)])
+    conn = sqlite3.connect(db_path)
+    for image_id, caption in conn.execute("SELECT id, caption FROM images WHERE id % 3 = 0").fetchall():
+        conn.execute("INSERT INTO images_fts(images_fts, rowid, caption) VALUES ('delete', ?, ?)",
+                     (image_id, caption))
+        conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+    conn.commit()
+    background = lift.background_counts(conn, size=25, run=5)
+    assert background["complete"]
+    assert background["size"] == 20
