@@ -69,9 +69,17 @@ def int_param(request, name: str, default: int | None, low: int, high: int) -> i
     return value
 
 
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+
+
+def is_true(value: str | None) -> bool:
+    """Tell whether a request parameter's value means yes: 1, true, yes or on, in any case."""
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
 def flag_param(request, name: str) -> bool:
     """True when parameter ``name`` is 1, true, yes or on."""
-    return (request.args.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+    return is_true(request.args.get(name))
 
 
 def page_url(request, **changes) -> str:

@@ -3,7 +3,7 @@
 Each ``url`` cell shows the image itself, loaded lazily from its original address
 and linked to it; LAION Lens stores no images. A row whose ``punsafe`` is above
 ``punsafe_threshold`` shows no thumbnail unless the page was requested with
-``_unsafe=1``, which the page offers as a "show unsafe thumbnails" link. Scores are
+``_unsafe=1`` (or true, yes, on), which the page offers as a "show unsafe thumbnails" link. Scores are
 shown with three decimals; the JSON keeps the stored values.
 """
 
@@ -15,6 +15,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args
 from markupsafe import Markup, escape
 
 from laionlens.config import lens_config
+from plugins._pages import is_true
 
 TABLE = "images"
 SCORE_COLUMNS = ("similarity", "punsafe", "pwatermark", "aesthetic")
@@ -31,7 +32,7 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def remember_unsafe_choice(scope, receive, send):
             query = scope.get("query_string", b"").decode("latin-1")
-            token = _show_unsafe.set(dict(parse_qsl(query)).get(UNSAFE_ARG) == "1")
+            token = _show_unsafe.set(is_true(dict(parse_qsl(query)).get(UNSAFE_ARG)))
             try:
                 await app(scope, receive, send)
             finally:
@@ -57,9 +58,9 @@ def render_cell(row, value, column, table, database, datasette):
 def extra_template_vars(view_name, table, request, datasette):
     if view_name not in ("table", "row") or table != TABLE or request is None:
         return {}
-    unsafe_shown = request.args.get(UNSAFE_ARG) == "1"
+    unsafe_shown = is_true(request.args.get(UNSAFE_ARG))
     if unsafe_shown:
-        toggle_url = path_with_removed_args(request, {UNSAFE_ARG: "1"})
+        toggle_url = path_with_removed_args(request, {UNSAFE_ARG})
     else:
         toggle_url = path_with_added_args(request, {UNSAFE_ARG: "1"})
     threshold = lens_config(datasette)["punsafe_threshold"]

@@ -27,6 +27,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from laionlens.config import lens_config
 from laionlens.neighbours import find_neighbours, images_database, index_from_datasette
 from laionlens.vectors import VectorDimensionError, VectorIndexError
+from plugins._pages import flag_param
 
 log = logging.getLogger("laionlens.similar")
 
@@ -215,7 +216,7 @@ async def search(datasette, request, config: dict) -> dict:
         raise BadRequest(f"{error}. The configured model does not match the index")
     if mode == "row":
         rows = [row for row in rows if str(row["id"]) != description][:k]
-    show_unsafe = request.args.get("_unsafe") == "1"
+    show_unsafe = flag_param(request, "_unsafe")
     data["rows"] = present(rows, config, show_unsafe, database.name)
     data["hidden"] = sum(1 for row in data["rows"] if row["thumbnail"] is None)
     log.info("similar %s query: %d rows (ids %s)", mode, len(rows), [r["id"] for r in rows[:5]])

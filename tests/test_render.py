@@ -95,3 +95,12 @@ def test_render_non_web_url_is_text_only(ds):
     assert 'href="javascript:' not in html
     assert 'src="javascript:' not in html
     assert "javascript:alert(1)" in html
+
+
+@pytest.mark.parametrize("value, shown", [("1", True), ("true", True), ("Yes", True), ("on", True),
+                                          ("0", False), ("false", False), ("", False)])
+def test_render_unsafe_accepts_truthy_values(ds, value, shown):
+    for path in ("/lens/images", "/lens/images/2"):
+        html = get(ds, path, _unsafe=value).text
+        assert ("https://example.com/unsafe.jpg" in thumbnails(html)) is shown
+        assert ("Hide unsafe thumbnails" in html) is shown

@@ -120,6 +120,13 @@ async def test_similar_hides_unsafe_thumbnails_unless_asked(similar_app, photo_c
     assert "logo.jpg" not in (await ds.client.get("/-/similar?q=x&k=50")).text
 
 
+async def test_similar_unsafe_accepts_true(similar_app, photo_corpus):
+    ds = similar_app()
+    logo = photo_corpus.ids["logo"]
+    shown = (await ds.client.get("/-/similar.json?q=x&k=50&_unsafe=true")).json()["rows"]
+    assert [row["thumbnail"] for row in shown if row["id"] == logo] == [row["url"] for row in shown if row["id"] == logo]
+
+
 def truncated_png() -> bytes:
     return image_bytes(photo("astronaut"))[:5000]
 
