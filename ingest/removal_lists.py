@@ -54,10 +54,16 @@ def read_hash_list(path: str | Path) -> Iterator[int]:
         yield value
 
 
-def _read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+def require_list_file(path: str | Path) -> Path:
+    """Return ``path`` as a Path, or raise RemovalListError if no such file exists."""
     path = Path(path)
     if not path.is_file():
         raise RemovalListError(f"List file {str(path)!r} not found.")
+    return path
+
+
+def _read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    path = require_list_file(path)
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, 1):
             try:

@@ -25,6 +25,7 @@ from ingest.removal_lists import (
     read_hash_list,
     read_shard_urls,
     read_url_list,
+    require_list_file,
     shard_files,
 )
 from laionlens.hashing import normalized_url, removal_sha256, url_hash, url_sha256
@@ -83,20 +84,22 @@ class RemovalReport:
         lines = [f"{verb} {self.removed:,} rows ({self.mode}, {self.listed:,} entries listed)"]
         if self.not_found is not None:
             lines.append(f"not in the database: {self.not_found:,} listed entries")
-        lines.append(f"recorded in removals: {self.recorded:,} new URL hashes")
+        recorded = "would record" if self.dry_run else "recorded"
+        lines.append(f"{recorded} in removals: {self.recorded:,} new URL hashes")
         if self.recorded_hashes:
-            lines.append(f"recorded in removed_hashes: {self.recorded_hashes:,} new LAION hashes")
+            lines.append(f"{recorded} in removed_hashes: {self.recorded_hashes:,} new LAION hashes")
         if self.by_domain:
             lines.append(f"top domains of the {'listed' if self.dry_run else 'removed'} rows:")
         for domain, count in self.by_domain:
             lines.append(f"  {count:>10,}  {domain}")
         for table, count in sorted(self.cleaned_tables.items()):
-            lines.append(f"also deleted from {table}: {count:,} rows")
+            lines.append(f"{'would also delete' if self.dry_run else 'also deleted'} from {table}: {count:,} rows")
         return lines
 
 
 def remove_by_urls(db_path, urls_file, reason, *, dry_run=False, progress=False) -> RemovalReport:
     """Remove the rows whose URL is listed in ``urls_file`` and record every listed URL."""
+    require_list_file(urls_file)
     with _transaction(db_path, dry_run) as conn:
         conn.execute("CREATE TEMP TABLE listed (key TEXT PRIMARY KEY) WITHOUT ROWID")
         listed = _load(conn, read_url_list(urls_file), progress, "URLs")
@@ -120,6 +123,7 @@ def remove_by_hashes(db_path, hashes_file, reason, *, dry_run=False, progress=Fa
     Every listed hash is recorded in ``removed_hashes``, present or not, so a later
     ingest skips the rows that carry it.
     """
+    require_list_file(hashes_file)
     with _transaction(db_path, dry_run) as conn:
         conn.execute("CREATE TEMP TABLE listed (key INTEGER PRIMARY KEY)")
         listed = _load(conn, read_hash_list(hashes_file), progress, "hashes")
@@ -412,6 +416,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 def _finish(report: RemovalReport) -> RemovalReport:
-    for line in report.summary_lines():
-        log.info("%s", line)
+    # The command prints the whole summary, so the log gets only its first line.
+    log.info("%s", report.summary_lines()[0])
     return report

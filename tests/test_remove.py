@@ -162,6 +162,7 @@ def test_remove_dry_run_changes_nothing(db_path, tmp_path):
     result = run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "would remove 2 rows" in result.output
+    assert "would record in removals: 2 new URL hashes" in result.output
     assert table_dump(db_path) == before
 
 
@@ -195,7 +196,7 @@ def test_remove_invalid_utf8_names_line(db_path, tmp_path):
     (["--keep-only", "missing-folder", "--reason", "x"], "shard 'missing-folder' not found"),
     (["--urls", "a.txt", "--hashes", "b.txt", "--reason", "x"], "exactly one of"),
     (["--reason", "x"], "exactly one of"),
-    (["--urls", "a.txt"], "--reason is required"),
+    (["--urls", "a.txt"], "Missing option '--reason'"),
     (["--urls", "a.txt", "--reason", "  "], "--reason is required"),
 ])
 def test_remove_bad_arguments_rejected(db_path, tmp_path, monkeypatch, args, expected):
@@ -328,3 +329,27 @@ def test_remove_deletes_local_image_copies(db_path, tmp_path):
     assert "deleted 2 local image files" in result.output
     assert not any(path.exists() for path in removed_files)
     assert kept_file.exists()
+
+
+def test_remove_help_marks_reason_required():
+    result = run_cli("remove", "--help")
+    assert "--reason TEXT" in result.output
+    assert "[required]" in result.output
+
+
+def test_remove_missing_list_starts_nothing(db_path, tmp_path, caplog):
+    caplog.set_level("INFO", logger="laionlens.remove")
+    result = run_cli("remove", "--db", str(db_path), "--urls", str(tmp_path / "none.txt"), "--reason", "x")
+    assert result.exit_code == 1
+    assert "none.txt' not found" in result.output
+    assert "rolled back" not in caplog.text
+    assert "reading" not in result.output
+
+
+def test_remove_logs_one_summary_line(db_path, tmp_path, caplog):
+    caplog.set_level("INFO", logger="laionlens.remove")
+    listed = write_lines(tmp_path / "takedown.txt", [CAT, DOG])
+    run_cli("remove", "--db", str(db_path), "--urls", str(listed), "--reason", "x")
+    summary = [record.getMessage() for record in caplog.records if "rows (URL list" in record.getMessage()]
+    assert summary == ["removed 2 rows (URL list, 2 entries listed)"]
+    assert not any("recorded in removals" in record.getMessage() for record in caplog.records)

@@ -18,8 +18,8 @@ log = logging.getLogger("laionlens.remove")
 @click.option("--keep-only", "keep_shards", multiple=True, type=click.Path(),
               help="Re-LAION parquet file or folder; rows whose URL is in none of them are "
                    "removed. Repeat the option for several shards.")
-@click.option("--reason", help="Why the rows are removed, stored with each removal and shown "
-                               "on their row pages (required).")
+@click.option("--reason", required=True,
+              help="Why the rows are removed, stored with each removal and shown on their row pages.")
 @click.option("--index", "index_path", type=click.Path(exists=True, dir_okay=False),
               help="FAISS index file to rewrite without the removed rows.")
 @click.option("--images-dir", type=click.Path(exists=True, file_okay=False),
