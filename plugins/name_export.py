@@ -11,6 +11,8 @@ import io
 import json
 import logging
 import re
+import unicodedata
+from urllib.parse import quote
 
 from datasette.utils.asgi import AsgiStream, BadRequest
 
@@ -72,8 +74,21 @@ def json_text(rows, first: bool) -> str:
 
 
 def file_stem(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    """Return an ASCII file name stem for ``name``: accents dropped (Dvořák becomes dvorak)."""
+    # NFKD splits a letter from its accents, which are combining marks. Letters with
+    # no decomposition (ß, ø, CJK) are still dropped.
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
     return f"laion-captions-{slug or 'name'}"
+
+
+def content_disposition(name: str, extension: str) -> str:
+    """Return an attachment header with an ASCII file name and the original one (RFC 6266, 5987)."""
+    # Path separators and control characters have no place in a file name.
+    original = re.sub(r"[\x00-\x1f\x7f/\\]+", "-", name).strip()
+    encoded = quote(f"laion-captions-{original}.{extension}", safe="")
+    return f"attachment; filename=\"{file_stem(name)}.{extension}\"; filename*=UTF-8''{encoded}"
 
 
 async def export(datasette, request):
@@ -100,7 +115,7 @@ async def export(datasette, request):
         log.info("exported %d rows matching name %r as %s", written, name, file_format)
 
     content_type = "application/json" if file_format == "json" else "text/csv"
-    disposition = f'attachment; filename="{file_stem(name)}.{file_format}"'
+    disposition = content_disposition(name, file_format)
     return AsgiStream(stream, headers={"content-disposition": disposition},
                       content_type=content_type + "; charset=utf-8")
 

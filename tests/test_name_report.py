@@ -102,7 +102,8 @@ def test_name_export_csv_streams_every_match_in_chunks(lens_datasette, db_path, 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == (
-        'attachment; filename="laion-captions-greg-rutkowski.csv"')
+        'attachment; filename="laion-captions-greg-rutkowski.csv"; '
+        "filename*=UTF-8''laion-captions-Greg%20Rutkowski.csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [int(row["id"]) for row in rows] == PHRASE_IDS
     assert rows[0] == {"id": "1", "url": ROWS[0]["url"], "caption": ROWS[0]["caption"],
@@ -157,3 +158,18 @@ def test_name_export_csv_defuses_formula_captions(lens_datasette, tmp_path):
     # The JSON export keeps the exact text.
     json_rows = json.loads(get(lens_datasette, path, "/-/name/export.json?name=Greg+Rutkowski").text)
     assert [row["caption"] for row in json_rows] == [rows[0]["caption"], rows[1]["caption"]]
+
+
+@pytest.mark.parametrize("name, stem", [
+    ('Dvořák "quoted" name', "laion-captions-dvorak-quoted-name"),
+    ("Zoë Crème", "laion-captions-zoe-creme"),
+    ("桜", "laion-captions-name"),
+])
+def test_name_export_file_stem_drops_accents(name, stem):
+    assert name_export.file_stem(name) == stem
+
+
+def test_name_export_header_keeps_original_name():
+    header = name_export.content_disposition('Dvořák "quoted"/name', "csv")
+    assert header == ('attachment; filename="laion-captions-dvorak-quoted-name.csv"; '
+                      "filename*=UTF-8''laion-captions-Dvo%C5%99%C3%A1k%20%22quoted%22-name.csv")
