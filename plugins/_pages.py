@@ -4,12 +4,16 @@ Request parameters are checked here and turned into ``BadRequest`` (HTTP 400) wi
 message that quotes the bad value; image rows become the items the image grid shows.
 """
 
+import functools
+import logging
 import math
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from laionlens.config import lens_config
+
+log = logging.getLogger("laionlens.pages")
 
 STYLESHEET = "/-/static-plugins/plugins/pages.css"
 SCRIPT = "/-/static-plugins/plugins/grid.js"
@@ -127,3 +131,26 @@ async def page_response(datasette, request, template: str, data: dict, extra: di
         return Response.json(dict(data, ok=True), default=str)
     context = dict(data, stylesheet=STYLESHEET, script=SCRIPT, **(extra or {}))
     return Response.html(await datasette.render_template(template, context, request=request))
+
+
+def allow_methods(*methods: str):
+    """Wrap a route view so that other HTTP methods get 405 with an Allow header.
+
+    Datasette calls a plugin route for every method, so a view that ignores the method
+    would answer PUT or DELETE as if it were GET. HEAD comes with GET.
+    """
+    allowed = sorted({*methods, "HEAD"} if "GET" in methods else set(methods))
+
+    def decorate(view):
+        @functools.wraps(view)
+        async def checked(datasette, request):
+            if request.method not in allowed:
+                log.info("rejected %s %s with 405: allowed are %s", request.method, request.path, allowed)
+                return Response.text(
+                    f"Method {request.method} is not allowed on {request.path}. Use {', '.join(allowed)}.",
+                    status=405, headers={"Allow": ", ".join(allowed)})
+            return await view(datasette, request)
+
+        return checked
+
+    return decorate

@@ -33,7 +33,7 @@ from plugins._generation_pages import (
     result_response,
     wants_json,
 )
-from plugins._pages import images_database
+from plugins._pages import allow_methods, images_database
 
 log = logging.getLogger("laionlens.compare")
 
@@ -42,7 +42,7 @@ TEMPLATE = "compare.html"
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/compare(\.(?P<format>json))?$", compare_view)]
+    return [(r"^/-/compare(\.(?P<format>json))?$", allow_methods("GET", "POST")(compare_view))]
 
 
 @hookimpl

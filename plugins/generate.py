@@ -36,7 +36,7 @@ from plugins._generation_pages import (
     result_response,
     wants_json,
 )
-from plugins._pages import images_database
+from plugins._pages import allow_methods, images_database
 
 log = logging.getLogger("laionlens.generate")
 
@@ -47,7 +47,7 @@ MAX_FORM_BYTES = 64 * 1024
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/generate(\.(?P<format>json))?$", generate_view)]
+    return [(r"^/-/generate(\.(?P<format>json))?$", allow_methods("GET", "POST")(generate_view))]
 
 
 @hookimpl

@@ -8,12 +8,12 @@ from datasette.utils.asgi import NotFound, Response
 
 from laionlens.provenance import GenerationNotFound, load_generation
 from plugins._generation_pages import page_data, result_response
-from plugins._pages import images_database
+from plugins._pages import allow_methods, images_database
 
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/generations/(?P<id>[0-9]{1,18})(\.(?P<format>json|png))?$", generation_view)]
+    return [(r"^/-/generations/(?P<id>[0-9]{1,18})(\.(?P<format>json|png))?$", allow_methods("GET")(generation_view))]
 
 
 async def generation_view(datasette, request):

@@ -17,6 +17,7 @@ from laionlens.config import lens_config
 from laionlens.text import literal_query
 from plugins import grid_similar
 from plugins._pages import (
+    allow_methods,
     flag_param,
     float_param,
     image_item,
@@ -152,4 +153,4 @@ def menu_links(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/grid(?P<format>\.json)?$", grid_view)]
+    return [(r"^/-/grid(?P<format>\.json)?$", allow_methods("GET")(grid_view))]

@@ -16,6 +16,7 @@ from datasette.utils.asgi import BadRequest, NotFound
 from laionlens import caption_stats, lift
 from laionlens.config import lens_config
 from plugins._pages import (
+    allow_methods,
     flag_param,
     form_response,
     image_item,
@@ -137,4 +138,4 @@ def menu_links(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/keywords(?P<format>\.json)?$", keywords_page)]
+    return [(r"^/-/keywords(?P<format>\.json)?$", allow_methods("GET")(keywords_page))]

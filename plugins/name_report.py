@@ -15,6 +15,7 @@ from laionlens import caption_stats
 from laionlens.config import lens_config
 from plugins import name_export
 from plugins._pages import (
+    allow_methods,
     flag_param,
     form_response,
     image_item,
@@ -83,6 +84,6 @@ def menu_links(datasette):
 @hookimpl
 def register_routes():
     return [
-        (r"^/-/name(?P<format>\.json)?$", name_page),
-        (r"^/-/name/export\.(?P<file_format>csv|json)$", name_export.export),
+        (r"^/-/name(?P<format>\.json)?$", allow_methods("GET")(name_page)),
+        (r"^/-/name/export\.(?P<file_format>csv|json)$", allow_methods("GET")(name_export.export)),
     ]

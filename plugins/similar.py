@@ -27,7 +27,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from laionlens.config import lens_config
 from laionlens.neighbours import find_neighbours, images_database, index_from_datasette
 from laionlens.vectors import VectorDimensionError, VectorIndexError
-from plugins._pages import flag_param
+from plugins._pages import allow_methods, flag_param
 
 log = logging.getLogger("laionlens.similar")
 
@@ -55,7 +55,7 @@ def startup(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/similar(?P<format>\.json)?$", similar_view)]
+    return [(r"^/-/similar(?P<format>\.json)?$", allow_methods("GET", "POST")(similar_view))]
 
 
 @hookimpl
