@@ -34,3 +34,19 @@ def test_serve_model_mismatch_is_clean_error(photo_corpus):
     assert "ViT-B-32" in result.output
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+def test_serve_busy_port_is_clean_error(tmp_path, caplog):
+    import socket
+
+    db_path = tmp_path / "lens.db"
+    sqlite3.connect(db_path).execute("CREATE TABLE images (x)").connection.close()
+    caplog.set_level("INFO", logger="laionlens.serve")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--db", str(db_path), "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use: pick another with --port" in result.output
+    assert "starting" not in caplog.text

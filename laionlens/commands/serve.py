@@ -2,6 +2,7 @@
 
 import json
 import logging
+import socket
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -43,6 +44,25 @@ def check_database(db_path: str) -> None:
         )
 
 
+def check_port(host: str, port: int) -> None:
+    """Raise a ClickException if ``port`` on ``host`` cannot be bound, before anything starts."""
+    if port == 0:
+        return
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as error:
+        raise click.ClickException(f"host {host!r} is not a valid address: {error}") from error
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn does, so a port still in TIME_WAIT after the last server counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"port {port} on {host} is in use: pick another with --port ({error.strerror})"
+            ) from error
+
+
 @click.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -81,6 +101,7 @@ def serve(db_path, host, port, metadata_path, vector_index, clip_checkpoint, cli
     from plugins import register_plugins
 
     check_database(db_path)
+    check_port(host, port)
     overrides = {
         "vector_index": vector_index,
         "clip_checkpoint": clip_checkpoint,
