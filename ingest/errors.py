@@ -13,6 +13,10 @@ class SourceNotFoundError(IngestError):
     """A SOURCE argument names no file, folder or http(s) URL."""
 
 
+class UnsupportedSchemeError(IngestError):
+    """A SOURCE argument is a URL of a scheme other than http or https (ftp://, s3://)."""
+
+
 class NoParquetFilesError(IngestError):
     """A folder given as SOURCE contains no ``*.parquet`` file."""
 

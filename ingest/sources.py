@@ -6,12 +6,18 @@ context, so a 2 GB shard is never held in memory.
 
 import contextlib
 import logging
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ingest.errors import DownloadError, NoParquetFilesError, SourceNotFoundError
+from ingest.errors import (
+    DownloadError,
+    NoParquetFilesError,
+    SourceNotFoundError,
+    UnsupportedSchemeError,
+)
 from laionlens.progress import progress_bar
 
 log = logging.getLogger("laionlens.ingest")
@@ -21,6 +27,21 @@ CHUNK_BYTES = 1 << 20
 
 def is_url(source: str | Path) -> bool:
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
+
+
+# A scheme followed by "://", as in ftp://host/x.parquet (RFC 3986 section 3.1).
+URL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def reject_unsupported_url(source: str | Path) -> None:
+    """Raise UnsupportedSchemeError if ``source`` is a URL that is not http(s)."""
+    match = URL_PREFIX.match(source) if isinstance(source, str) else None
+    if match:
+        scheme = match.group(0)[:-3]
+        raise UnsupportedSchemeError(
+            f"{source!r}: {scheme}:// URLs are not supported. Download the file and pass its "
+            "path, or give an http:// or https:// URL."
+        )
 
 
 @contextlib.contextmanager
@@ -34,21 +55,27 @@ def local_files(sources: Sequence[str | Path], progress: bool = False) -> Iterat
                 download(source, target, progress)
                 files.append((target, source))
             else:
-                files.extend((path, str(path)) for path in local_parquet_files(Path(source)))
+                reject_unsupported_url(source)
+                files.extend((path, str(path)) for path in local_parquet_files(Path(source), str(source)))
         yield files
 
 
-def local_parquet_files(path: Path) -> list[Path]:
-    """Return ``path`` itself, or the ``*.parquet`` files under the folder ``path``, sorted."""
+def local_parquet_files(path: Path, given: str | None = None) -> list[Path]:
+    """Return ``path`` itself, or the ``*.parquet`` files under the folder ``path``, sorted.
+
+    Messages quote ``given``, the source as the user typed it, because Path() folds
+    "//" into "/".
+    """
+    given = str(path) if given is None else given
     if path.is_file():
         return [path.resolve()]
     if path.is_dir():
         found = sorted(p.resolve() for p in path.rglob("*.parquet") if p.is_file())
         if not found:
-            raise NoParquetFilesError(f"{path}: no *.parquet file found in this folder. Pass a folder of LAION parquet files.")
+            raise NoParquetFilesError(f"{given}: no *.parquet file found in this folder. Pass a folder of LAION parquet files.")
         return found
     raise SourceNotFoundError(
-        f"{str(path)!r} is not a file, a folder or an http(s) URL. Check the path."
+        f"{given!r} is not a file, a folder or an http(s) URL. Check the path."
     )
 
 

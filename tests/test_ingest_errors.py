@@ -160,3 +160,16 @@ def test_ingest_corrupt_page_names_file_and_row(tmp_path):
     with pytest.raises(errors.IngestError) as raised:
         ingest_paths([path], tmp_path / "lens.db")
     assert "pages.parquet" in str(raised.value)
+
+
+@pytest.mark.parametrize("source, phrases", [
+    ("ftp://127.0.0.1:18999/x.parquet", ["'ftp://127.0.0.1:18999/x.parquet'", "ftp:// URLs are not supported"]),
+    ("s3://bucket/part-0.parquet", ["'s3://bucket/part-0.parquet'", "s3:// URLs are not supported"]),
+    ("missing//part-0.parquet", ["'missing//part-0.parquet' is not a file"]),
+])
+def test_ingest_source_quoted_as_given(tmp_path, source, phrases):
+    result = CliRunner().invoke(cli, ["ingest", source, "--db", str(tmp_path / "lens.db")])
+    assert result.exit_code == 1
+    for phrase in phrases:
+        assert phrase in result.output
+    assert not (tmp_path / "lens.db").exists()
