@@ -137,7 +137,7 @@ def allow_methods(*methods: str):
     """Wrap a route view so that other HTTP methods get 405 with an Allow header.
 
     Datasette calls a plugin route for every method, so a view that ignores the method
-    would answer PUT or DELETE as if it were GET. HEAD comes with GET.
+    would handle PUT or DELETE as if it were GET. HEAD is allowed wherever GET is.
     """
     allowed = sorted({*methods, "HEAD"} if "GET" in methods else set(methods))
 
