@@ -152,7 +152,7 @@ def test_row_page_links_to_similar_images(page, lens_server):
 def test_menu_leads_to_the_keyword_explorer(page, lens_server):
     page.goto(f"{lens_server}/")
     page.locator("details.nav-menu summary").click()
-    page.get_by_role("link", name="Keyword explorer").click()
+    page.locator("details.nav-menu").get_by_role("link", name="Keyword explorer").click()
     page.wait_for_url(re.compile(r"/-/keywords$"))
     page.get_by_label("Keyword").fill("coffee")
     page.get_by_role("button", name="Explore").click()
