@@ -19,7 +19,6 @@ import asyncio
 import email.parser
 import email.policy
 import logging
-import math
 
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
@@ -27,7 +26,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from laionlens.config import lens_config
 from laionlens.neighbours import find_neighbours, images_database, index_from_datasette
 from laionlens.vectors import VectorDimensionError, VectorIndexError
-from plugins._pages import allow_methods, flag_param
+from plugins._pages import allow_methods, flag_param, float_param
 
 log = logging.getLogger("laionlens.similar")
 
@@ -68,21 +67,8 @@ def wants_json(request) -> bool:
     return bool(request.url_vars.get("format")) or request.args.get("_format") == "json"
 
 
-def float_arg(request, name: str, low: float, high: float) -> float | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not a number; give one from {low} to {high}")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise BadRequest(f"{name}={raw!r} is out of range; give a number from {low} to {high}")
-    return value
-
-
 def read_filters(request) -> dict:
-    filters = {name: float_arg(request, name, low, high) for name, low, high in SCORE_FILTERS}
+    filters = {name: float_param(request, name, low, high) for name, low, high in SCORE_FILTERS}
     filters["domain"] = (request.args.get("domain") or "").strip() or None
     filters["search"] = (request.args.get("_search") or "").strip() or None
     return {name: value for name, value in filters.items() if value is not None}
