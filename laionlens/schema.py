@@ -139,7 +139,7 @@ def upgrade(conn: sqlite3.Connection) -> bool:
     Version 1 had no ``images.url_hash`` and indexed the full URL text. The column is
     added and filled in one transaction and the old index is dropped, which rewrites
     every row (minutes at 12 million rows), so it runs only from the commands that
-    write: ingest, remove and check.
+    write: ingest and remove. ``laionlens check`` reports an old version instead.
     """
     columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('images')")}
     if not columns:
