@@ -85,9 +85,9 @@ def file_stem(name: str) -> str:
 
 def content_disposition(name: str, extension: str) -> str:
     """Return an attachment header with an ASCII file name and the original one (RFC 6266, 5987)."""
-    # Path separators and control characters have no place in a file name.
-    original = re.sub(r"[\x00-\x1f\x7f/\\]+", "-", name).strip()
-    encoded = quote(f"laion-captions-{original}.{extension}", safe="")
+    # The same slug as the ASCII name, but keeping letters of any script.
+    unicode_slug = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name).lower()).strip("-")
+    encoded = quote(f"laion-captions-{unicode_slug or 'name'}.{extension}", safe="")
     return f"attachment; filename=\"{file_stem(name)}.{extension}\"; filename*=UTF-8''{encoded}"
 
 

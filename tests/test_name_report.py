@@ -103,7 +103,7 @@ def test_name_export_csv_streams_every_match_in_chunks(lens_datasette, db_path, 
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == (
         'attachment; filename="laion-captions-greg-rutkowski.csv"; '
-        "filename*=UTF-8''laion-captions-Greg%20Rutkowski.csv")
+        "filename*=UTF-8''laion-captions-greg-rutkowski.csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [int(row["id"]) for row in rows] == PHRASE_IDS
     assert rows[0] == {"id": "1", "url": ROWS[0]["url"], "caption": ROWS[0]["caption"],
@@ -172,4 +172,4 @@ def test_name_export_file_stem_drops_accents(name, stem):
 def test_name_export_header_keeps_original_name():
     header = name_export.content_disposition('Dvořák "quoted"/name', "csv")
     assert header == ('attachment; filename="laion-captions-dvorak-quoted-name.csv"; '
-                      "filename*=UTF-8''laion-captions-Dvo%C5%99%C3%A1k%20%22quoted%22-name.csv")
+                      "filename*=UTF-8''laion-captions-dvo%C5%99%C3%A1k-quoted-name.csv")
