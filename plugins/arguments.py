@@ -1,10 +1,11 @@
-"""Reject images-table arguments that Datasette 0.65 would answer with a 500.
+"""Reject images-table arguments for which Datasette 0.65 would return a 500.
 
 Datasette builds its column filters (``aesthetic__gt=...``) before any plugin hook
 runs, so the check sits in an ASGI wrapper in front of the table view.
 """
 
 import json
+import logging
 
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, Request
@@ -12,6 +13,8 @@ from markupsafe import escape
 
 from plugins.counts import counted_request
 from plugins.search import check_argument_values
+
+log = logging.getLogger("laionlens.arguments")
 
 
 @hookimpl
@@ -23,6 +26,7 @@ def asgi_wrapper(datasette):
                 try:
                     check_argument_values(Request(scope, receive))
                 except BadRequest as error:
+                    log.info("400 for %s: %s", scope.get("path"), error)
                     return await send_bad_request(send, str(error), json_wanted=target[1] != "html")
             return await app(scope, receive, send)
 

@@ -1,4 +1,4 @@
-"""Arguments that Datasette 0.65 would answer with a 500 get a 400 that names them."""
+"""Arguments for which Datasette 0.65 would return a 500 get a 400 that names them."""
 
 import asyncio
 

@@ -1,4 +1,4 @@
-"""Caption text as the full-text index sees it, checked against a real FTS5 table."""
+"""Caption text as it is written to the full-text index, checked against a real FTS5 table."""
 
 import sqlite3
 
