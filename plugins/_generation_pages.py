@@ -16,6 +16,7 @@ from datasette.utils.asgi import BadRequest, Response
 from laionlens.comparison import compare
 from laionlens.config import lens_config
 from laionlens.provenance import GenerationRecord, insert_generation, sha256_hex
+from plugins._pages import read_body
 
 log = logging.getLogger("laionlens.generate")
 
@@ -69,22 +70,6 @@ def wants_json(request) -> bool:
 
 def content_type(request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-async def read_body(request, limit: int) -> bytes:
-    """Read the request body, raising BadRequest (400) as soon as it exceeds ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
-    body = bytearray()
-    more = True
-    while more:
-        message = await request.receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            raise BadRequest(f"Request body is over the limit of {limit} bytes; send a smaller image")
-    return bytes(body)
 
 
 def multipart_fields(request, body: bytes) -> dict:

@@ -154,3 +154,19 @@ def allow_methods(*methods: str):
         return checked
 
     return decorate
+
+
+async def read_body(request, limit: int) -> bytes:
+    """Read the request body, raising BadRequest (400) as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
+    body = bytearray()
+    more = True
+    while more:
+        message = await request.receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > limit:
+            raise BadRequest(f"Request body is over the limit of {limit} bytes; send a smaller image")
+    return bytes(body)

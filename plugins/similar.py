@@ -26,7 +26,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from laionlens.config import lens_config
 from laionlens.neighbours import find_neighbours, images_database, index_from_datasette
 from laionlens.vectors import VectorDimensionError, VectorIndexError
-from plugins._pages import allow_methods, flag_param, float_param
+from plugins._pages import allow_methods, flag_param, float_param, read_body
 
 log = logging.getLogger("laionlens.similar")
 
@@ -98,21 +98,16 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
 
 
 async def read_upload(request, max_bytes: int) -> bytes:
-    """The ``image`` field of a multipart POST; the size is checked before parsing."""
+    """Read the ``image`` field of a multipart POST, checking the size before parsing."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise BadRequest("Upload the image as multipart/form-data with the field name 'image'")
     limit = max_bytes + MULTIPART_OVERHEAD
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"The upload is {int(declared):,} bytes; images may be at most {max_bytes:,} bytes")
-    body, more = b"", True
-    while more:
-        message = await request.receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            raise BadRequest(f"The upload is over the limit of {max_bytes:,} bytes")
+    try:
+        body = await read_body(request, limit)
+    except BadRequest:
+        # The body limit includes room for the multipart framing; quote the image limit.
+        raise BadRequest(f"The upload is over the limit of {max_bytes:,} bytes for an image") from None
     image = parse_multipart(content_type, body).get("image")
     if not image:
         raise BadRequest("The upload has no file in the 'image' field")
