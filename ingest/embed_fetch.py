@@ -123,7 +123,7 @@ async def fetch_image_bytes(client: httpx.AsyncClient, url: str, *, max_bytes: i
                 current = current.join(response.headers.get("location", ""))
                 continue
             if response.status_code != 200:
-                raise FetchError(f"{str(current)!r} answered HTTP {response.status_code}")
+                raise FetchError(f"{str(current)!r} returned HTTP {response.status_code}")
             if respect_noai and is_opted_out(response.headers):
                 raise OptedOut(f"{str(current)!r} is marked X-Robots-Tag noai")
             data = await _read_capped(response, str(current), max_bytes)

@@ -115,26 +115,26 @@ def decode_image(backend: str, encoded) -> bytes:
 
 
 async def post_json(backend: str, url: str, payload: dict, timeout_s: float, headers=None) -> dict:
-    """POST ``payload`` as JSON and return the decoded JSON object answer."""
+    """POST ``payload`` as JSON and return the decoded JSON object of the response."""
     try:
         async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
             # httpx's timeout bounds each read; wait_for bounds the whole exchange, so a
-            # server that trickles its answer also times out.
+            # server that trickles its response also times out.
             response = await asyncio.wait_for(client.post(url, json=payload, headers=headers or {}), timeout_s)
     except (httpx.TimeoutException, asyncio.TimeoutError) as error:
-        raise GeneratorTimeout(f"{backend}: no answer from {url} within {timeout_s:g} s") from error
+        raise GeneratorTimeout(f"{backend}: no response from {url} within {timeout_s:g} s") from error
     except httpx.HTTPError as error:
         reason = str(error) or type(error).__name__
         raise GeneratorUnavailable(f"{backend}: cannot reach {url} ({reason})") from error
     if response.status_code != 200:
         snippet = response.text[:200].strip()
-        raise GeneratorBadResponse(f"{backend}: {url} answered HTTP {response.status_code}: {snippet}")
+        raise GeneratorBadResponse(f"{backend}: {url} returned HTTP {response.status_code}: {snippet}")
     try:
         answer = response.json()
     except ValueError as error:
-        raise GeneratorBadResponse(f"{backend}: {url} answered with something that is not JSON") from error
+        raise GeneratorBadResponse(f"{backend}: {url} returned a body that is not JSON") from error
     if not isinstance(answer, dict):
-        raise GeneratorBadResponse(f"{backend}: {url} answered JSON that is not an object")
+        raise GeneratorBadResponse(f"{backend}: {url} returned JSON that is not an object")
     return answer
 
 
@@ -158,7 +158,7 @@ class Automatic1111Backend:
         answer = await post_json(self.name, self.url, self.payload(params), self.timeout_s)
         images = answer.get("images")
         if not isinstance(images, list) or not images:
-            raise GeneratorBadResponse(f"{self.name}: answer has no 'images' list")
+            raise GeneratorBadResponse(f"{self.name}: response has no 'images' list")
         info = parse_a1111_info(answer.get("info"))
         return GeneratedImage(
             data=decode_image(self.name, images[0]),
@@ -170,7 +170,7 @@ class Automatic1111Backend:
 
 
 def parse_a1111_info(info) -> dict:
-    """Return the ``info`` field of an AUTOMATIC1111 answer (a JSON string) as a dict."""
+    """Return the ``info`` field of an AUTOMATIC1111 response (a JSON string) as a dict."""
     if isinstance(info, dict):
         return info
     try:
@@ -221,7 +221,7 @@ class OpenAIImagesBackend:
             raise type(error)(str(error).replace(self._api_key, "***")) from None
         data = answer.get("data")
         if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise GeneratorBadResponse(f"{self.name}: answer has no 'data' list of images")
+            raise GeneratorBadResponse(f"{self.name}: response has no 'data' list of images")
         first = data[0]
         details = {"ignored_parameters": list(self.ignored)}
         if isinstance(first.get("revised_prompt"), str):

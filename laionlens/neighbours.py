@@ -85,7 +85,7 @@ def check_model(index: VectorIndex, config: dict) -> None:
 
 
 def check_database(index: VectorIndex, db_path: str) -> None:
-    """Raise IndexDatabaseMismatch if the index holds ids neither in images nor removed."""
+    """Raise IndexDatabaseMismatch if the index contains ids neither in images nor removed."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         known = np.fromiter((row[0] for row in conn.execute("SELECT id FROM images ORDER BY id")), np.int64)
@@ -98,7 +98,7 @@ def check_database(index: VectorIndex, db_path: str) -> None:
     unknown = np.asarray(index.ids)[~np.isin(index.ids, known)]
     if len(unknown):
         raise IndexDatabaseMismatch(
-            f"Vector index {str(index.path)!r} holds {len(unknown)} row ids that database "
+            f"Vector index {str(index.path)!r} contains {len(unknown)} row ids that database "
             f"{db_path!r} does not have (for example {', '.join(map(str, unknown[:5]))}); it "
             f"was built for another database. Rebuild it with: laionlens index --db {db_path} "
             f"--out {index.path}"

@@ -58,7 +58,7 @@ def row_request(datasette, scope) -> tuple[str, int, bool] | None:
     wants_json = bool(match["json"]) or query.get("_format") == "json"
     image_id = int(match["id"])
     if not -(2**63) <= image_id < 2**63:
-        # No SQLite rowid is this large, so Datasette answers 404 for it.
+        # No SQLite rowid is this large, so Datasette returns 404 for it.
         return None
     return database, image_id, wants_json
 

@@ -181,7 +181,7 @@ def test_generate_html_form_post_shows_result(lens_datasette, corpus, lens_db):
 @pytest.mark.parametrize(
     "mode, status, words",
     [
-        ("slow", 504, "automatic1111: no answer from"),
+        ("slow", 504, "automatic1111: no response from"),
         ("garbled", 502, "automatic1111:"),
         ("bad_image", 502, "not an image"),
         ("error", 502, "HTTP 500"),

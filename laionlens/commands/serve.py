@@ -122,7 +122,7 @@ def serve(db_path, host, port, metadata_path, vector_index, clip_checkpoint, cli
     except (VectorIndexError, ClipError) as error:
         # The startup hook rejected the vector index or the CLIP model; the message
         # already names the mismatch and the fix, so a traceback adds nothing.
-        log.error("refused to serve %s: %s", db_path, error)
+        log.error("cannot serve %s: %s", db_path, error)
         raise click.ClickException(str(error)) from error
     finally:
         Path(handle.name).unlink(missing_ok=True)
